@@ -1,0 +1,37 @@
+# Two commands matter: `make demo` and `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install dev lint typecheck bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[llama]'
+	touch $@
+
+# The dev install includes the llama extra, so `make demo` can reuse it.
+$(VENV)/.dev-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+demo: install
+	$(VENV)/bin/gapbench demo
+
+lint: dev
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+typecheck: dev
+	$(PY) -m mypy
+
+test: lint typecheck
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

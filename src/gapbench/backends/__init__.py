@@ -1,0 +1,1 @@
+"""Backends: how to call a model. See base.py for the protocol and registry.py for lookup."""

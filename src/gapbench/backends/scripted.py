@@ -1,0 +1,255 @@
+"""A deterministic backend that knows the answers: drives the whole pipeline in fast tests.
+
+Model ref: `scripted:<name>?accuracy=0.7&noanswer=0.1&delay=0.0` (plus `kind=base`, which the
+catalog loader reads). For each request the backend
+rebuilds the task instance from the request id, then answers correctly with probability `accuracy`,
+gives no extractable answer with probability `noanswer`, and a wrong answer otherwise. The choice
+is a hash of (name, request id), so it is reproducible across runs and processes, and two names with
+the same accuracy disagree on which items they get right, as two real models would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
+
+from gapbench.backends.types import (
+    BackendInfo,
+    FinishReason,
+    Generation,
+    GenerationRequest,
+    Timing,
+)
+from gapbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from gapbench.backends.registry import BackendOptions
+    from gapbench.catalog.types import ModelSpec
+
+NO_ANSWER_TEXT = "Let me think. This one is hard and I am not sure."
+
+
+@dataclass(frozen=True)
+class ScriptedBehaviour:
+    """Parsed `scripted:` model ref."""
+
+    name: str
+    accuracy: float = 0.7
+    noanswer: float = 0.0
+    delay: float = 0.0
+    """Seconds slept per request, to make runs slow enough to interrupt in tests."""
+
+    @classmethod
+    def parse(cls, ref: str) -> ScriptedBehaviour:
+        """Parse 'scripted:<name>?accuracy=..&noanswer=..&delay=..' ('scripted:' is optional)."""
+        body = ref.removeprefix("scripted:")
+        parts = urlsplit(body)
+        name = parts.path
+        if not name:
+            raise UsageError(f"Scripted model '{ref}' has no name; use e.g. 'scripted:alice'.")
+        values: dict[str, float] = {}
+        for key, raw in parse_qsl(parts.query, keep_blank_values=True):
+            if key == "kind":
+                continue  # base/instruct: read by the catalog loader, not a behaviour
+            if key not in ("accuracy", "noanswer", "delay"):
+                raise UsageError(
+                    f"Unknown parameter '{key}' in scripted model '{ref}'; "
+                    "use accuracy, noanswer or delay."
+                )
+            try:
+                values[key] = float(raw)
+            except ValueError:
+                raise UsageError(
+                    f"Parameter '{key}' of scripted model '{ref}' must be a number (got '{raw}')."
+                ) from None
+        behaviour = cls(name=name, **values)
+        behaviour._check(ref)
+        return behaviour
+
+    def _check(self, ref: str) -> None:
+        if not (0.0 <= self.accuracy <= 1.0 and 0.0 <= self.noanswer <= 1.0):
+            raise UsageError(f"accuracy and noanswer of '{ref}' must lie between 0 and 1.")
+        if self.accuracy + self.noanswer > 1.0 + 1e-9:
+            raise UsageError(f"accuracy + noanswer of '{ref}' must not exceed 1.")
+        if self.delay < 0:
+            raise UsageError(f"delay of '{ref}' must not be negative.")
+
+
+def _unit_hash(*parts: str) -> float:
+    """A uniform number in [0, 1) from the parts; stable across processes (unlike hash())."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _parse_number(text: str) -> Fraction | None:
+    cleaned = text.strip().replace(",", "")
+    try:
+        if "/" in cleaned:
+            return Fraction(cleaned)
+        return Fraction(Decimal(cleaned))
+    except (ValueError, ZeroDivisionError, InvalidOperation):
+        return None
+
+
+def _format_like(value: Fraction, reference: str) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    if "/" in reference:
+        return f"{value.numerator}/{value.denominator}"
+    return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+
+
+_OPPOSITES = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
+_WORD = re.compile(r"[^\W\d_]+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
+
+
+def _proper_nouns(question: str) -> list[str]:
+    """Capitalised words seen at least once mid-sentence: names, not 'Who' or 'The'."""
+    found = [
+        m.group()
+        for m in _WORD.finditer(question)
+        if m.group().istitle() and not _SENTENCE_START.search(question[: m.start()])
+    ]
+    return list(dict.fromkeys(found))
+
+
+def _pick(pool: list[str], key: float) -> str:
+    return pool[int(key * len(pool))]
+
+
+def wrong_answer(reference: str, question: str, key: float) -> str:
+    """A plausible answer that differs from `reference`, chosen deterministically by `key` in [0,1).
+
+    Numbers get reference + 1..9; yes/no-style answers their opposite; names another name from
+    the question; other words another word of the question (for unspaced scripts such as Chinese,
+    another span of the same length).
+    """
+    ref = reference.strip()
+    number = _parse_number(ref)
+    if number is not None:
+        return _format_like(number + 1 + int(key * 9), ref)
+    opposite = _OPPOSITES.get(ref.lower())
+    if opposite is not None:
+        return opposite.capitalize() if ref[:1].isupper() else opposite
+    if ref.istitle():
+        names = [w for w in _proper_nouns(question) if w != ref]
+        if names:
+            return _pick(names, key)
+    words = [w for w in dict.fromkeys(_WORD.findall(question)) if w.casefold() != ref.casefold()]
+    if ref.isascii():
+        pool = [w for w in words if w.isascii() and len(w) > 1]
+    else:
+        # Unspaced scripts: the "words" are whole clauses, so take same-length spans instead.
+        spans = {w[i : i + len(ref)] for w in words for i in range(len(w) - len(ref) + 1)}
+        pool = sorted(x for x in spans if x != ref and len(x) == len(ref))
+    return _pick(pool, key) if pool else f"not {ref}"
+
+
+def _prompt_text(request: GenerationRequest) -> str:
+    if request.messages is not None:
+        return "\n".join(m.content for m in request.messages)
+    return request.prompt or ""
+
+
+class ScriptedBackend:
+    """See the module docstring. Implements the Backend protocol."""
+
+    def __init__(self, behaviour: ScriptedBehaviour) -> None:
+        self.behaviour = behaviour
+
+    def info(self) -> BackendInfo:
+        """Provenance: the scripted engine at this gapbench version."""
+        import gapbench
+
+        return BackendInfo(
+            backend="scripted",
+            engine_version=f"scripted {gapbench.__version__}",
+            batch_size=1,
+            device="scripted (no model)",
+            extra={
+                "accuracy": str(self.behaviour.accuracy),
+                "noanswer": str(self.behaviour.noanswer),
+            },
+        )
+
+    def answer(self, request_id: str) -> str:
+        """The output text for one request id; raises ValueError/KeyError/UsageError for an id
+        that names no known task instance."""
+        from gapbench.tasks.prompts import parse_request_id
+        from gapbench.tasks.registry import get_task
+
+        task_name, version, seed, index, difficulty = parse_request_id(request_id)
+        task = get_task(task_name)
+        if version != task.version:
+            # Another version may generate a different instance: answering it would be a lie.
+            raise ValueError(f"task {task_name} is at version {task.version}, not {version}")
+        instance = task.instance(seed, index, difficulty)
+        b = self.behaviour
+        roll = _unit_hash(b.name, request_id)
+        if roll < b.accuracy:
+            return f"Let me think. I worked it out step by step. Answer: {instance.answer}"
+        if roll < b.accuracy + b.noanswer:
+            return NO_ANSWER_TEXT
+        wrong = wrong_answer(
+            instance.answer, instance.question, _unit_hash(b.name, request_id, "w")
+        )
+        return f"Let me think. I worked it out step by step. Answer: {wrong}"
+
+    def _generate_one(self, request: GenerationRequest) -> Generation:
+        start = time.perf_counter()
+        if self.behaviour.delay:
+            time.sleep(self.behaviour.delay)
+        prompt_tokens = len(_prompt_text(request).split())
+        try:
+            text = self.answer(request.request_id)
+        except Exception as exc:  # any failure to rebuild the instance is this request's error
+            end = time.perf_counter()
+            return Generation(
+                request_id=request.request_id,
+                text="",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=0,
+                finish_reason="error",
+                timing=Timing(start=start, end=end),
+                error=f"scripted backend cannot answer request '{request.request_id}': {exc}",
+            )
+        words = text.split()
+        finish: FinishReason = "stop"
+        if len(words) > request.sampling.max_tokens:
+            words = words[: request.sampling.max_tokens]
+            text = " ".join(words)
+            finish = "length"
+        end = time.perf_counter()
+        # Nothing streams here; placing the first token halfway keeps derived speeds (TPOT,
+        # tokens/s) finite and the ordering start <= first_token <= end true.
+        return Generation(
+            request_id=request.request_id,
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(words),
+            finish_reason=finish,
+            timing=Timing(start=start, end=end, first_token=start + (end - start) / 2),
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[Generation]:
+        """Answer each request in order, one Generation per request."""
+        for request in requests:
+            yield self._generate_one(request)
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+
+def create(spec: ModelSpec, model_path: Path | None, options: BackendOptions) -> ScriptedBackend:
+    """Registry factory: the behaviour is read from the model id ('scripted:<name>?...')."""
+    del model_path, options  # a scripted model has no weights and no engine settings
+    return ScriptedBackend(ScriptedBehaviour.parse(spec.id))

@@ -1,0 +1,383 @@
+"""A small pure-Python reader of GGUF headers, to check a model file before llama.cpp loads it.
+
+llama.cpp reports a truncated or corrupt file with a C-level error (or worse, a crash mid-run);
+reading the header ourselves lets us say which file is bad and what to do about it.
+Format reference: ggml's docs/gguf.md and gguf-py's constants.py.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from gapbench.errors import ModelFileError
+
+GGUF_MAGIC = b"GGUF"
+DEFAULT_ALIGNMENT = 32
+
+MetadataValue = str | int | float | bool | list["MetadataValue"] | None
+"""A decoded metadata value; big arrays are summarised as None (see ArrayInfo)."""
+
+# ggml tensor type id -> (elements per block, bytes per block), from gguf-py GGML_QUANT_SIZES.
+GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
+    0: (1, 4),  # F32
+    1: (1, 2),  # F16
+    2: (32, 18),  # Q4_0
+    3: (32, 20),  # Q4_1
+    6: (32, 22),  # Q5_0
+    7: (32, 24),  # Q5_1
+    8: (32, 34),  # Q8_0
+    9: (32, 40),  # Q8_1
+    10: (256, 84),  # Q2_K
+    11: (256, 110),  # Q3_K
+    12: (256, 144),  # Q4_K
+    13: (256, 176),  # Q5_K
+    14: (256, 210),  # Q6_K
+    15: (256, 292),  # Q8_K
+    16: (256, 66),  # IQ2_XXS
+    17: (256, 74),  # IQ2_XS
+    18: (256, 98),  # IQ3_XXS
+    19: (256, 50),  # IQ1_S
+    20: (32, 18),  # IQ4_NL
+    21: (256, 110),  # IQ3_S
+    22: (256, 82),  # IQ2_S
+    23: (256, 136),  # IQ4_XS
+    24: (1, 1),  # I8
+    25: (1, 2),  # I16
+    26: (1, 4),  # I32
+    27: (1, 8),  # I64
+    28: (1, 8),  # F64
+    29: (256, 56),  # IQ1_M
+    30: (1, 2),  # BF16
+    34: (256, 54),  # TQ1_0
+    35: (256, 66),  # TQ2_0
+    39: (32, 17),  # MXFP4
+}
+
+# general.file_type (llama_ftype) -> the usual quantization label.
+FILE_TYPE_NAMES: dict[int, str] = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+}
+
+# Metadata value types: id -> struct format of one scalar (8 = string, 9 = array).
+_SCALAR_FORMATS: dict[int, str] = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+_STRING, _ARRAY = 8, 9
+# Arrays longer than this (tokenizer vocabularies: ~50k-150k entries) are skipped, not decoded.
+_MAX_DECODED_ARRAY = 64
+
+
+class _Truncated(Exception):
+    """The header ends before the file does (turned into ModelFileError by the parser)."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One entry of the tensor info table."""
+
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+    """Byte offset of the tensor data, relative to the start of the data section."""
+
+    @property
+    def n_elements(self) -> int:
+        """Number of elements (weights) in the tensor."""
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count
+
+    @property
+    def nbytes(self) -> int | None:
+        """Size of the tensor data in bytes, or None for a ggml type this reader does not know."""
+        sizes = GGML_TYPE_SIZES.get(self.ggml_type)
+        if sizes is None:
+            return None
+        block_elements, block_bytes = sizes
+        return self.n_elements // block_elements * block_bytes
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    """What a GGUF file says about itself, read without loading any weights."""
+
+    path: Path
+    version: int
+    file_size: int
+    metadata: Mapping[str, MetadataValue]
+    """Decoded metadata; arrays over 64 entries are None (their lengths are in array_lengths)."""
+    array_lengths: Mapping[str, int]
+    tensors: tuple[TensorInfo, ...]
+    data_offset: int
+    """Where the tensor data section starts (after the header, padded to the alignment)."""
+
+    @property
+    def tensor_count(self) -> int:
+        """Number of tensors the header declares."""
+        return len(self.tensors)
+
+    @property
+    def architecture(self) -> str | None:
+        """`general.architecture`, e.g. 'llama', 'qwen2', 'gemma3'."""
+        return _as_str(self.metadata.get("general.architecture"))
+
+    @property
+    def name(self) -> str | None:
+        """`general.name`, the model name the converter recorded."""
+        return _as_str(self.metadata.get("general.name"))
+
+    @property
+    def context_length(self) -> int | None:
+        """`<arch>.context_length`: the context the model was trained for."""
+        value = self.metadata.get(f"{self.architecture}.context_length")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether the file carries `tokenizer.chat_template` (a sign of an instruct model)."""
+        return bool(self.metadata.get("tokenizer.chat_template"))
+
+    @property
+    def file_type(self) -> int | None:
+        """`general.file_type` (llama_ftype id)."""
+        value = self.metadata.get("general.file_type")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def quantization(self) -> str | None:
+        """The file type as a label such as 'Q4_K_M', when known."""
+        return FILE_TYPE_NAMES.get(self.file_type) if self.file_type is not None else None
+
+    @property
+    def alignment(self) -> int:
+        """`general.alignment`, default 32."""
+        return _alignment(self.metadata)
+
+    @property
+    def param_count(self) -> int:
+        """Number of weights stored in the file (a duplicated output matrix counts twice)."""
+        return sum(t.n_elements for t in self.tensors)
+
+    @property
+    def data_end(self) -> int | None:
+        """Byte where the last tensor's data ends; None if a tensor type is unknown here."""
+        end = self.data_offset
+        for tensor in self.tensors:
+            nbytes = tensor.nbytes
+            if nbytes is None:
+                return None
+            end = max(end, self.data_offset + tensor.offset + nbytes)
+        return end
+
+
+def _alignment(metadata: Mapping[str, MetadataValue]) -> int:
+    value = metadata.get("general.alignment")
+    valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if valid and isinstance(value, int) else DEFAULT_ALIGNMENT
+
+
+def _as_str(value: MetadataValue) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class _Reader:
+    """Sequential little-endian reads that fail with _Truncated instead of short reads."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._size = size
+        self.pos = 0
+
+    def read(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > self._size:
+            raise _Truncated
+        data = self._stream.read(n)
+        if len(data) != n:
+            raise _Truncated
+        self.pos += n
+        return data
+
+    def skip(self, n: int) -> None:
+        if n < 0 or self.pos + n > self._size:
+            raise _Truncated
+        self._stream.seek(n, 1)
+        self.pos += n
+
+    def unpack(self, fmt: str) -> int | float | bool:
+        value: int | float | bool = struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+        return value
+
+    def u32(self) -> int:
+        return int(self.unpack("<I"))
+
+    def u64(self) -> int:
+        return int(self.unpack("<Q"))
+
+    def string(self) -> str:
+        return self.read(self.u64()).decode("utf-8", errors="replace")
+
+    def skip_string(self) -> None:
+        self.skip(self.u64())
+
+
+def _read_value(reader: _Reader, value_type: int) -> tuple[MetadataValue, int | None]:
+    """Read one metadata value; returns (value, array length or None)."""
+    if value_type == _STRING:
+        return reader.string(), None
+    if value_type in _SCALAR_FORMATS:
+        return reader.unpack(_SCALAR_FORMATS[value_type]), None
+    if value_type != _ARRAY:
+        raise ValueError(f"unknown metadata value type {value_type}")
+    item_type = reader.u32()
+    length = reader.u64()
+    if length <= _MAX_DECODED_ARRAY:
+        return [_read_value(reader, item_type)[0] for _ in range(length)], length
+    # Big arrays (vocabularies, merges) are skipped: seeking over fixed-size items, or hopping
+    # string by string, without building Python objects for them.
+    if item_type in _SCALAR_FORMATS:
+        reader.skip(length * struct.calcsize(_SCALAR_FORMATS[item_type]))
+    elif item_type == _STRING:
+        for _ in range(length):
+            reader.skip_string()
+    else:
+        for _ in range(length):
+            _read_value(reader, item_type)
+    return None, length
+
+
+def read_gguf_header(path: str | Path) -> GGUFHeader:
+    """Read the metadata and tensor table of a GGUF file; raise ModelFileError if unreadable."""
+    file_path = Path(path)
+    try:
+        size = file_path.stat().st_size
+        with file_path.open("rb") as stream:
+            return _parse(file_path, stream, size)
+    except FileNotFoundError:
+        raise ModelFileError(f"Model file {file_path} does not exist: check the path.") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{file_path} is a directory, not a GGUF model file.") from None
+    except PermissionError:
+        raise ModelFileError(f"Cannot read {file_path}: check its permissions.") from None
+
+
+def _parse(path: Path, stream: BinaryIO, size: int) -> GGUFHeader:
+    reader = _Reader(stream, size)
+    try:
+        magic = reader.read(4)
+    except _Truncated:
+        magic = b""
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(
+            f"{path} is not a GGUF file (bad magic {magic!r}): gapbench needs a .gguf model file."
+        )
+    try:
+        version = reader.u32()
+        if version not in (2, 3):
+            raise ModelFileError(
+                f"{path} uses GGUF version {version}, which llama.cpp does not load: "
+                "convert it again with a recent llama.cpp."
+            )
+        tensor_count = reader.u64()
+        kv_count = reader.u64()
+        metadata: dict[str, MetadataValue] = {}
+        array_lengths: dict[str, int] = {}
+        for _ in range(kv_count):
+            key = reader.string()
+            value, length = _read_value(reader, reader.u32())
+            metadata[key] = value
+            if length is not None:
+                array_lengths[key] = length
+        tensors = []
+        for _ in range(tensor_count):
+            name = reader.string()
+            n_dims = reader.u32()
+            if n_dims > 8:
+                raise ValueError(f"tensor {name!r} has {n_dims} dimensions")
+            shape = tuple(reader.u64() for _ in range(n_dims))
+            tensors.append(TensorInfo(name, shape, reader.u32(), reader.u64()))
+    except _Truncated:
+        raise ModelFileError(
+            f"{path} is truncated or corrupt: its GGUF header stops at byte {reader.pos} "
+            f"of {size}; delete it and download it again."
+        ) from None
+    except ValueError as error:
+        raise ModelFileError(
+            f"{path} has a corrupt GGUF header ({error}); delete it and download it again."
+        ) from None
+    alignment = _alignment(metadata)
+    data_offset = -(-reader.pos // alignment) * alignment
+    return GGUFHeader(
+        path=path,
+        version=version,
+        file_size=size,
+        metadata=metadata,
+        array_lengths=array_lengths,
+        tensors=tuple(tensors),
+        data_offset=data_offset,
+    )
+
+
+def validate_gguf(path: str | Path, *, model_id: str | None = None) -> GGUFHeader:
+    """Check that a file is a complete GGUF file; return its header or raise ModelFileError.
+
+    The truncation check compares the end of the last tensor (from the tensor table) with the
+    file size; it is skipped when the file uses a tensor type this reader does not know.
+    """
+    header = read_gguf_header(path)
+    end = header.data_end
+    if end is not None and header.file_size < end:
+        fix = (
+            f"delete it and run `gapbench models pull {model_id}` again"
+            if model_id
+            else "delete it and download it again"
+        )
+        raise ModelFileError(
+            f"{header.path} is truncated: header says {header.tensor_count} tensors ending at "
+            f"byte {end} but the file ends at byte {header.file_size} — {fix}."
+        )
+    return header

@@ -1,0 +1,121 @@
+"""Load the catalog (models.toml, package data) and resolve what users type as a model."""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from gapbench.catalog.types import ModelKind, ModelSpec
+from gapbench.errors import UsageError, closest
+
+SCRIPTED_PREFIX = "scripted:"
+
+
+@functools.cache
+def load_catalog() -> dict[str, ModelSpec]:
+    """All catalog models by id, in file order (read once per process)."""
+    text = resources.files("gapbench.catalog").joinpath("models.toml").read_text("utf-8")
+    entries = tomllib.loads(text).get("models", [])
+    catalog: dict[str, ModelSpec] = {}
+    for entry in entries:
+        spec = ModelSpec.model_validate(entry)
+        # Two entries with one id would make results of different models share a name.
+        if spec.id in catalog:
+            raise ValueError(f"models.toml lists the model id {spec.id!r} twice")
+        catalog[spec.id] = spec
+    return catalog
+
+
+def list_models() -> list[ModelSpec]:
+    """The catalog models, in file order."""
+    return list(load_catalog().values())
+
+
+def resolve_model(ref: str) -> ModelSpec:
+    """Turn a catalog id, a .gguf path or 'scripted:<name>[?k=v&...]' into a ModelSpec."""
+    ref = ref.strip()
+    if ref.startswith(SCRIPTED_PREFIX):
+        return _scripted_spec(ref)
+    if ref.lower().endswith(".gguf"):
+        return _local_spec(Path(ref).expanduser())
+    catalog = load_catalog()
+    spec = catalog.get(ref) or catalog.get(ref.lower())
+    if spec is not None:
+        return spec
+    path = Path(ref).expanduser()
+    if ("/" in ref or "\\" in ref) and path.is_file():
+        raise UsageError(
+            f"{ref} is not a .gguf file: gapbench runs local models from GGUF files only."
+        )
+    raise UsageError(
+        f"Unknown model {ref!r}.{closest(ref, list(catalog))} "
+        "Run `gapbench models list` to see all."
+    )
+
+
+def _scripted_spec(ref: str) -> ModelSpec:
+    """A deterministic test backend; its options travel in the id and are parsed by the backend."""
+    name, _, query = ref[len(SCRIPTED_PREFIX) :].partition("?")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise UsageError(
+            f"Bad scripted model {ref!r}: write scripted:<name>[?key=value&...], "
+            "with a name of letters, digits, '.', '_' or '-'."
+        )
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
+    except ValueError:
+        raise UsageError(
+            f"Bad options in scripted model {ref!r}: write key=value pairs joined by '&'."
+        ) from None
+    kind: ModelKind = "base" if dict(pairs).get("kind") == "base" else "instruct"
+    return ModelSpec(
+        id=ref,
+        display_name=ref,
+        family="scripted",
+        organisation="gapbench",
+        origin="unknown",
+        params=0,
+        kind=kind,
+        license="Apache-2.0",
+        context_length=1_000_000,
+        quantization="none",
+        backend="scripted",
+    )
+
+
+def _local_spec(path: Path) -> ModelSpec:
+    """Describe a GGUF file given by path, from its own metadata (reading the header only)."""
+    from gapbench.catalog.gguf import validate_gguf
+
+    if not path.is_file():
+        raise UsageError(
+            f"Model file {path} does not exist: check the path, or use a catalog id "
+            "(`gapbench models list`)."
+        )
+    header = validate_gguf(path)
+    metadata = header.metadata
+    organisation = metadata.get("general.organization")
+    license_name = metadata.get("general.license")
+    return ModelSpec(
+        id=_local_id(path),
+        display_name=header.name or path.stem,
+        family=header.architecture or "unknown",
+        organisation=organisation if isinstance(organisation, str) else "unknown",
+        origin="unknown",
+        params=header.param_count,
+        kind="instruct" if header.has_chat_template else "base",
+        license=license_name if isinstance(license_name, str) else "unknown",
+        context_length=header.context_length or 2048,
+        quantization=header.quantization or "unknown",
+        local_path=str(path.resolve()),
+    )
+
+
+def _local_id(path: Path) -> str:
+    """An id from the file stem, kept apart from catalog ids so stored results never mix."""
+    base = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-") or "model"
+    return f"{base}-local" if base in load_catalog() else base

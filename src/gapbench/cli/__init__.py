@@ -1,0 +1,1 @@
+"""Command line: thin click commands that parse, call the library, and print."""

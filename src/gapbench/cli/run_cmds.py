@@ -1,0 +1,157 @@
+"""`gapbench run` and `gapbench demo`: the commands that generate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from gapbench.cli.options import db_option, open_store, task_selection
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from gapbench.backends.base import Backend
+    from gapbench.backends.registry import BackendOptions
+    from gapbench.catalog.types import ModelSpec
+    from gapbench.runner import BackendFactory, RunConfig
+
+DEMO_SUITE = "quick"
+DEMO_N = 20
+"""Instances per task in the demo: 60 paired instances per pair of models."""
+DEMO_MAX_TOKENS = 192
+
+
+def _backend_loader(options: BackendOptions, auto_pull: bool) -> BackendFactory:
+    """Loads a model for the runner, pulling its weights first when they are not cached yet."""
+    from gapbench.backends.registry import load_backend
+
+    def load(spec: ModelSpec) -> tuple[Backend, Path | None]:
+        path = _model_file(spec, auto_pull)
+        return load_backend(spec, path, options), path
+
+    return load
+
+
+def _model_file(spec: ModelSpec, auto_pull: bool) -> Path | None:
+    from gapbench.catalog.pull import model_file, pull, resolve_file
+
+    if spec.backend != "llamacpp":
+        return None
+    if spec.local_path is None and model_file(spec) is None and auto_pull:
+        click.echo(f"Pulling {spec.id} (first use)...", err=True)
+        return pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    return resolve_file(spec)
+
+
+def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> None:
+    from gapbench.report.progress import RichProgress
+    from gapbench.runner import run_evaluation
+
+    with open_store(db_path) as store, RichProgress() as progress:
+        outcomes = run_evaluation(config, store, _backend_loader(options, True), progress)
+    for outcome in outcomes:
+        if outcome.failed:
+            click.echo(
+                f"{outcome.model_id}: {outcome.failed} samples failed (reasons stored); "
+                "rerun the same command to retry them.",
+                err=True,
+            )
+
+
+def _show_results(config: RunConfig, db_path: str, *, verdicts: bool) -> None:
+    from gapbench.report.console import print_leaderboard, print_verdicts
+    from gapbench.stats.summary import pairwise, summarize
+
+    model_ids = [m.id for m in config.models]
+    with open_store(db_path, readonly=True) as store:
+        samples = store.samples(
+            model_ids=model_ids, tasks=[t.name for t in config.tasks], include_failed=True
+        )
+    rows = summarize(samples)
+    print_leaderboard(rows, title="Results")
+    if verdicts and len(model_ids) > 1:
+        print_verdicts(pairwise(samples, rows))
+
+
+@click.command()
+@click.option(
+    "--model",
+    "model_refs",
+    multiple=True,
+    required=True,
+    help="Catalog id, path to a .gguf file, or scripted:NAME (repeat for several models).",
+)
+@task_selection
+@click.option(
+    "--n", type=click.IntRange(min=1), default=20, show_default=True, help="Instances per task."
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Instance stream."
+)
+@click.option(
+    "--difficulty",
+    type=click.Choice(["easy", "medium", "hard"]),
+    default="medium",
+    show_default=True,
+)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="Default: physical cores."
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@db_option
+def run(
+    model_refs: tuple[str, ...],
+    task: str | None,
+    suite: str | None,
+    n: int,
+    seed: int,
+    difficulty: str,
+    max_tokens: int,
+    threads: int | None,
+    batch_size: int,
+    db_path: str,
+) -> None:
+    """Evaluate models on a task or suite; resumes, running only what the database lacks."""
+    from gapbench.backends.registry import BackendOptions
+    from gapbench.catalog.loader import resolve_model
+    from gapbench.runner import RunConfig
+    from gapbench.tasks.suites import resolve_tasks
+
+    models = [resolve_model(ref) for ref in model_refs]
+    config = RunConfig(
+        models=models,
+        tasks=resolve_tasks(task, suite),
+        n=n,
+        seed=seed,
+        difficulty=difficulty,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+        max_tokens=max_tokens,
+    )
+    _execute(config, db_path, BackendOptions(threads=threads, batch_size=batch_size))
+    _show_results(config, db_path, verdicts=True)
+
+
+@click.command()
+@click.option(
+    "--n", type=click.IntRange(min=1), default=DEMO_N, show_default=True, help="Instances per task."
+)
+@db_option
+def demo(n: int, db_path: str) -> None:
+    """Pull three small offline models, run them on the quick suite, print the verdicts."""
+    from gapbench.backends.registry import BackendOptions
+    from gapbench.catalog.loader import list_models
+    from gapbench.catalog.pull import pull
+    from gapbench.runner import RunConfig
+    from gapbench.tasks.suites import resolve_tasks
+
+    models = [m for m in list_models() if m.in_demo]
+    for spec in models:
+        click.echo(f"Model {spec.id}: ", nl=False, err=True)
+        path = pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
+        click.echo(f"ready ({path})", err=True)
+    config = RunConfig(
+        models=models, tasks=resolve_tasks(None, DEMO_SUITE), n=n, max_tokens=DEMO_MAX_TOKENS
+    )
+    _execute(config, db_path, BackendOptions())
+    _show_results(config, db_path, verdicts=True)

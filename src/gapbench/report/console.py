@@ -1,0 +1,132 @@
+"""Rich tables for the terminal. Rendering only: every number comes from stats/."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gapbench.catalog.types import ModelSpec
+    from gapbench.stats.paired import PairedComparison
+    from gapbench.stats.summary import ScoreRow
+    from gapbench.tasks.base import Task
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _speed(row: ScoreRow) -> str:
+    if row.tokens_per_s is None:
+        return "-"
+    return f"{row.tokens_per_s:.1f}" if row.tokens_per_s < 1000 else f"{row.tokens_per_s:.0f}"
+
+
+def _latency(row: ScoreRow) -> str:
+    return "-" if row.p50_latency_s is None else f"{row.p50_latency_s:.2f}"
+
+
+def print_leaderboard(rows: Sequence[ScoreRow], title: str) -> None:
+    """One block per model, best overall first: the pooled row, then each task."""
+    from rich.table import Table
+
+    from gapbench.stats.summary import OVERALL
+
+    console = _console()
+    if not rows:
+        console.print("No results yet: run `gapbench run --model ID --suite quick` first.")
+        return
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    table.add_column("model", overflow="fold", ratio=1)
+    table.add_column("task", no_wrap=True)
+    for header in ("n", "acc%", "95% CI", "no-ans%", "fail", "tok/s", "p50 s"):
+        table.add_column(header, justify="right", no_wrap=True)
+    first = True
+    for row in rows:
+        overall = row.task == OVERALL
+        if overall and not first:
+            table.add_section()
+        first = False
+        table.add_row(
+            row.model if overall else "",
+            row.task,
+            str(row.n),
+            _pct(row.accuracy),
+            f"{_pct(row.ci_low)}–{_pct(row.ci_high)}",
+            _pct(row.extraction_failure_rate),
+            str(row.failed),
+            _speed(row),
+            _latency(row),
+            style="bold" if overall else None,
+        )
+    console.print(table)
+    console.print(
+        "acc: correct share of answered samples, 95% CI by Wilson; no-ans: outputs with no "
+        "extractable answer (counted wrong, shown so harness errors stay visible); fail: "
+        "generations that errored (retried on rerun); tok/s: output tokens per second of "
+        "generation; p50: median latency.",
+        style="dim",
+    )
+
+
+def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:
+    console = _console()
+    console.print(
+        "\n[bold]Paired verdicts[/bold] (same instances, paired bootstrap CI, exact McNemar p):"
+    )
+    for comparison in comparisons:
+        style = "green" if comparison.significant else "yellow"
+        console.print(f"  {comparison.verdict}", style=style, highlight=False, soft_wrap=True)
+
+
+def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Models", title_justify="left")
+    for header in ["id", "organisation", "origin", "params", "kind", "quant", "license", "pulled"]:
+        table.add_column(header)
+    for spec in specs:
+        table.add_row(
+            spec.id,
+            spec.organisation,
+            spec.origin,
+            _params(spec.params),
+            spec.kind,
+            spec.quantization,
+            spec.license,
+            "yes" if pulled.get(spec.id) else "no",
+        )
+    _console().print(table)
+
+
+def _params(count: int) -> str:
+    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
+
+
+def print_tasks(tasks: Sequence[Task], suites_of: Mapping[str, list[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Tasks", title_justify="left")
+    for header in ["name", "area", "lang", "levels", "version", "kind", "suites", "description"]:
+        table.add_column(header)
+    for task in tasks:
+        table.add_row(
+            task.name,
+            task.area,
+            task.language,
+            "easy/medium/hard",
+            task.version,
+            "fresh",
+            ",".join(suites_of.get(task.name, [])),
+            task.description,
+        )
+    _console().print(table)

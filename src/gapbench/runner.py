@@ -1,0 +1,259 @@
+"""The runner: plan -> skip what is stored -> generate in batches -> score -> persist.
+
+Every finished generation is scored and written in its own transaction as soon as the backend yields
+it, so a killed run loses at most the samples in flight, and rerunning the same command resumes
+exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gapbench import __version__
+from gapbench.backends.base import Backend
+from gapbench.backends.types import Generation, GenerationRequest, SamplingParams
+from gapbench.catalog.types import ModelSpec
+from gapbench.store.records import RunInfo, RunStatus, SampleKey, SampleRecord, settings_hash
+from gapbench.store.repository import Store
+from gapbench.tasks.base import Difficulty, Instance, Task
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to evaluate and how. One config, not dozens of parameters."""
+
+    models: Sequence[ModelSpec]
+    tasks: Sequence[Task]
+    n: int
+    """Instances per task, indices 0..n-1 of the seed's stream."""
+    seed: int = 0
+    difficulty: Difficulty = "medium"
+    max_tokens: int = 256
+    temperature: float = 0.0
+    fewshot_k: int = 3
+    """Worked examples in the completion prompt of base models."""
+    command: str = field(default_factory=lambda: shlex.join(["gapbench", *sys.argv[1:]]))
+
+
+@dataclass(frozen=True)
+class PlannedSample:
+    """A sample to generate: its identity, the instance, and the exact request sent to the model."""
+
+    key: SampleKey
+    task: Task
+    instance: Instance
+    request: GenerationRequest
+    prompt_text: str
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    model: ModelSpec
+    sampling: SamplingParams
+    prompt_style: str
+    total: int
+    todo: list[PlannedSample]
+
+
+@dataclass
+class RunOutcome:
+    """Counts for one model's run, for the CLI to report."""
+
+    model_id: str
+    planned: int
+    skipped: int
+    completed: int = 0
+    failed: int = 0
+    run_id: int | None = None
+
+
+class ProgressListener(Protocol):
+    """How the runner reports progress without printing anything itself."""
+
+    def model_started(self, model_id: str, todo: int) -> None: ...
+
+    def sample_done(self, record: SampleRecord) -> None: ...
+
+    def model_finished(self, outcome: RunOutcome) -> None: ...
+
+
+class _SilentListener:
+    def model_started(self, model_id: str, todo: int) -> None:
+        pass
+
+    def sample_done(self, record: SampleRecord) -> None:
+        pass
+
+    def model_finished(self, outcome: RunOutcome) -> None:
+        pass
+
+
+BackendFactory = Callable[[ModelSpec], tuple[Backend, Path | None]]
+"""Loads a model: returns the backend and the model file it runs (None for non-file backends)."""
+
+
+def sampling_for(model: ModelSpec, config: RunConfig) -> tuple[SamplingParams, str]:
+    """Generation settings and prompt style for one model: base models need stop strings so a
+    few-shot completion ends after one answer."""
+    from gapbench.tasks.prompts import COMPLETION_STOP
+
+    if model.kind == "base":
+        stop: tuple[str, ...] = COMPLETION_STOP
+        style = f"fewshot-{config.fewshot_k}"
+    else:
+        stop, style = (), "chat"
+    sampling = SamplingParams(
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        seed=config.seed,
+        stop=stop,
+    )
+    return sampling, style
+
+
+def plan_model(model: ModelSpec, config: RunConfig, store: Store) -> ModelPlan:
+    """Every sample this model should have, minus those already stored successfully."""
+    from gapbench.tasks.prompts import chat_messages, completion_prompt, request_id
+
+    sampling, style = sampling_for(model, config)
+    shash = settings_hash(sampling.as_dict(), style)
+    todo: list[PlannedSample] = []
+    total = 0
+    for task in config.tasks:
+        done = store.done_indices(
+            model.id, task.name, task.version, config.seed, config.difficulty, shash
+        )
+        total += config.n
+        for index in range(config.n):
+            if index in done:
+                continue
+            instance = task.instance(config.seed, index, config.difficulty)
+            rid = request_id(instance)
+            if model.kind == "base":
+                prompt = completion_prompt(task, instance, config.fewshot_k)
+                request = GenerationRequest(request_id=rid, sampling=sampling, prompt=prompt)
+                prompt_text = prompt
+            else:
+                messages = chat_messages(task, instance)
+                request = GenerationRequest(request_id=rid, sampling=sampling, messages=messages)
+                prompt_text = json.dumps(
+                    [{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False
+                )
+            key = SampleKey(
+                model_id=model.id,
+                task=task.name,
+                task_version=task.version,
+                seed=config.seed,
+                index=index,
+                difficulty=config.difficulty,
+                settings_hash=shash,
+            )
+            todo.append(PlannedSample(key, task, instance, request, prompt_text))
+    return ModelPlan(model, sampling, style, total, todo)
+
+
+def score_generation(planned: PlannedSample, generation: Generation, run_id: int) -> SampleRecord:
+    """Turn a generation into a stored sample. A failed generation is stored as failed (so a rerun
+    retries it), never as a wrong answer."""
+    if generation.error is not None:
+        correct, extracted, extraction_ok = False, None, False
+    else:
+        score = planned.task.score(planned.instance, generation.text)
+        correct, extracted, extraction_ok = score.correct, score.extracted, score.extraction_ok
+    return SampleRecord(
+        key=planned.key,
+        run_id=run_id,
+        prompt=planned.prompt_text,
+        output=generation.text,
+        reasoning=generation.reasoning,
+        extracted=extracted,
+        extraction_ok=extraction_ok,
+        correct=correct,
+        reference=planned.instance.answer,
+        prompt_tokens=generation.prompt_tokens,
+        completion_tokens=generation.completion_tokens,
+        finish_reason=generation.finish_reason,
+        ttft_s=generation.timing.ttft_s,
+        latency_s=generation.timing.latency_s,
+        error=generation.error,
+        created_at=0.0,
+    )
+
+
+def _generate(backend: Backend, todo: Sequence[PlannedSample]) -> Iterator[Generation]:
+    return backend.generate([p.request for p in todo])
+
+
+def run_model(
+    plan: ModelPlan,
+    store: Store,
+    load: BackendFactory,
+    listener: ProgressListener,
+    command: str,
+) -> RunOutcome:
+    """Run one model's missing samples and persist each as it finishes."""
+    outcome = RunOutcome(plan.model.id, planned=plan.total, skipped=plan.total - len(plan.todo))
+    listener.model_started(plan.model.id, len(plan.todo))
+    if not plan.todo:
+        listener.model_finished(outcome)
+        return outcome
+    backend, _model_file = load(plan.model)
+    try:
+        info = backend.info()
+        run_id = store.start_run(
+            RunInfo(
+                gapbench_version=__version__,
+                model_id=plan.model.id,
+                model_sha256=info.model_sha256,
+                backend=info.backend,
+                engine_version=info.engine_version,
+                sampling={**plan.sampling.as_dict(), "prompt_style": plan.prompt_style},
+                settings_hash=plan.todo[0].key.settings_hash,
+                threads=info.threads,
+                batch_size=info.batch_size,
+                device=info.device,
+                command=command,
+            )
+        )
+        outcome.run_id = run_id
+        by_id = {p.request.request_id: p for p in plan.todo}
+        status: RunStatus = "interrupted"
+        try:
+            for generation in _generate(backend, plan.todo):
+                planned = by_id.pop(generation.request_id)
+                record = score_generation(planned, generation, run_id)
+                store.add_sample(record)
+                if record.error is None:
+                    outcome.completed += 1
+                else:
+                    outcome.failed += 1
+                listener.sample_done(record)
+            # A backend yielding fewer generations than requests is a bug: not 'completed'.
+            status = "completed" if not by_id else "failed"
+        finally:
+            store.finish_run(run_id, status)
+    finally:
+        backend.close()
+    listener.model_finished(outcome)
+    return outcome
+
+
+def run_evaluation(
+    config: RunConfig,
+    store: Store,
+    load: BackendFactory,
+    listener: ProgressListener | None = None,
+) -> list[RunOutcome]:
+    """Evaluate every model of the config on every task, resuming from what the store holds."""
+    listener = listener or _SilentListener()
+    outcomes = []
+    for model in config.models:
+        plan = plan_model(model, config, store)
+        outcomes.append(run_model(plan, store, load, listener, config.command))
+    return outcomes

@@ -1,0 +1,121 @@
+"""From stored samples to leaderboard rows and paired outcomes: pure functions, no printing."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from gapbench.stats.intervals import wilson_interval
+from gapbench.store.records import SampleRecord
+
+if TYPE_CHECKING:
+    from gapbench.stats.paired import PairedComparison
+
+OVERALL = "overall"
+"""Task name of the row that pools all of a model's tasks."""
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """Accuracy and speed of one model on one task (or OVERALL)."""
+
+    model: str
+    task: str
+    n: int
+    """Answered samples: generations that completed, whether right, wrong or unparseable."""
+    correct: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    extraction_failures: int
+    extraction_failure_rate: float
+    """Share of answered samples where no answer could be read: a harness-visible failure."""
+    failed: int
+    """Samples whose generation failed (stored, retried on rerun, not counted in n)."""
+    completion_tokens: int
+    tokens_per_s: float | None
+    """Output tokens per second of generation time (sum of tokens / sum of latencies)."""
+    p50_latency_s: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _row(model: str, task: str, samples: Sequence[SampleRecord]) -> ScoreRow:
+    answered = [s for s in samples if s.error is None]
+    failed = len(samples) - len(answered)
+    n = len(answered)
+    correct = sum(s.correct for s in answered)
+    low, high = wilson_interval(correct, n)
+    no_answer = sum(not s.extraction_ok for s in answered)
+    tokens = sum(s.completion_tokens for s in answered)
+    busy = sum(s.latency_s for s in answered)
+    return ScoreRow(
+        model=model,
+        task=task,
+        n=n,
+        correct=correct,
+        accuracy=correct / n if n else 0.0,
+        ci_low=low,
+        ci_high=high,
+        extraction_failures=no_answer,
+        extraction_failure_rate=no_answer / n if n else 0.0,
+        failed=failed,
+        completion_tokens=tokens,
+        tokens_per_s=tokens / busy if busy > 0 else None,
+        p50_latency_s=statistics.median(s.latency_s for s in answered) if answered else None,
+    )
+
+
+def summarize(samples: Iterable[SampleRecord]) -> list[ScoreRow]:
+    """One row per (model, task) plus an OVERALL row per model pooling its tasks; models ordered by
+    overall accuracy, best first, tasks alphabetically after the overall row."""
+    grouped: dict[str, dict[str, list[SampleRecord]]] = defaultdict(lambda: defaultdict(list))
+    for sample in samples:
+        grouped[sample.key.model_id][sample.key.task].append(sample)
+    blocks: list[list[ScoreRow]] = []
+    for model, by_task in grouped.items():
+        rows = [_row(model, task, by_task[task]) for task in sorted(by_task)]
+        pooled = [s for task_samples in by_task.values() for s in task_samples]
+        blocks.append([_row(model, OVERALL, pooled), *rows])
+    blocks.sort(key=lambda block: (-block[0].accuracy, block[0].model))
+    return [row for block in blocks for row in block]
+
+
+def paired_outcomes(
+    samples: Iterable[SampleRecord], model_a: str, model_b: str
+) -> tuple[list[bool], list[bool]]:
+    """Correctness of two models on the instances both answered, aligned pair by pair.
+
+    An instance is (task, task version, seed, index, difficulty); if a model answered one several
+    times under different settings, its latest answer counts."""
+    latest: dict[str, dict[tuple[object, ...], SampleRecord]] = {model_a: {}, model_b: {}}
+    for s in samples:
+        if s.error is not None or s.key.model_id not in latest:
+            continue
+        k = s.key
+        instance = (k.task, k.task_version, k.seed, k.index, k.difficulty)
+        seen = latest[k.model_id].get(instance)
+        if seen is None or s.created_at >= seen.created_at:
+            latest[k.model_id][instance] = s
+    shared = sorted(latest[model_a].keys() & latest[model_b].keys(), key=repr)
+    return (
+        [latest[model_a][i].correct for i in shared],
+        [latest[model_b][i].correct for i in shared],
+    )
+
+
+def pairwise(samples: Sequence[SampleRecord], rows: Sequence[ScoreRow]) -> list[PairedComparison]:
+    """Paired comparisons of every pair of models, in leaderboard order (better model first)."""
+    from gapbench.stats.paired import compare_paired
+
+    ranked = [row.model for row in rows if row.task == OVERALL]
+    comparisons = []
+    for i, model_a in enumerate(ranked):
+        for model_b in ranked[i + 1 :]:
+            a, b = paired_outcomes(samples, model_a, model_b)
+            comparisons.append(compare_paired(model_a, model_b, a, b))
+    return comparisons

@@ -1,0 +1,117 @@
+"""Typed records that go in and out of the results store.
+
+A sample's identity is its `SampleKey`: change any part of it (a new task version, other sampling
+settings, another seed) and it is a different sample, stored beside the old one, never over it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+RunStatus = Literal["running", "completed", "interrupted", "failed"]
+FINAL_STATUSES: tuple[RunStatus, ...] = ("completed", "interrupted", "failed")
+
+
+def settings_hash(sampling: dict[str, object], prompt_style: str) -> str:
+    """First 16 hex digits of the sha256 of the canonical JSON of the generation settings.
+
+    Canonical means sorted keys, no whitespace, UTF-8: the same settings always hash the same,
+    whatever order they were built in. Types matter (0 and 0.0 differ), so build `sampling` from
+    one place (SamplingParams.as_dict) rather than by hand.
+    """
+    canonical = json.dumps(
+        {"prompt_style": prompt_style, "sampling": sampling},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """Provenance of one `gapbench run` invocation for one model: enough to tell later exactly
+    what produced its samples."""
+
+    gapbench_version: str
+    model_id: str
+    backend: str
+    """Registered backend name, e.g. 'llamacpp'."""
+    engine_version: str
+    """Version of the engine under the backend, e.g. llama-cpp-python's."""
+    sampling: dict[str, object]
+    """Generation settings; stored as canonical JSON."""
+    settings_hash: str
+    """`settings_hash(sampling, prompt_style)`: ties the run to its samples."""
+    model_sha256: str | None = None
+    threads: int | None = None
+    batch_size: int = 1
+    device: str = ""
+    """CPU/GPU description."""
+    command: str = ""
+    """The CLI argv that started the run, joined as a shell-quoted string."""
+    created_at: float = 0.0
+    """Unix time; the store sets it when it is 0."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A stored run: its provenance plus what the store knows about it."""
+
+    id: int
+    info: RunInfo
+    status: RunStatus
+    finished_at: float | None
+
+    @property
+    def created_at(self) -> float:
+        return self.info.created_at
+
+
+@dataclass(frozen=True)
+class SampleKey:
+    """Everything that makes one sample distinct. UNIQUE in the store."""
+
+    model_id: str
+    task: str
+    task_version: str
+    seed: int
+    index: int
+    difficulty: str
+    settings_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleRecord:
+    """One scored generation: what was asked, what came back, and the verdict."""
+
+    key: SampleKey
+    run_id: int
+    """The run that produced it (a later run that retries a failed sample takes it over)."""
+    prompt: str
+    """The full prompt text, or the JSON of the chat messages."""
+    output: str
+    extracted: str | None
+    """The answer read from the output, normalised; None when extraction failed."""
+    extraction_ok: bool
+    correct: bool
+    reference: str
+    """The reference answer."""
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    latency_s: float
+    reasoning: str | None = None
+    ttft_s: float | None = None
+    error: str | None = None
+    """Why the generation failed; a failed sample is retried by the next run."""
+    created_at: float = 0.0
+    """Unix time; the store sets it when it is 0."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the generation succeeded (right or wrong), so it counts and is not retried."""
+        return self.error is None

@@ -1,0 +1,1 @@
+"""Tasks: what to ask. Each family generates fresh instances from (seed, index, difficulty)."""

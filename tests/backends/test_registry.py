@@ -1,0 +1,119 @@
+"""Backend lookup, options, and the machine description that goes with every run."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from gapbench.backends import hardware
+from gapbench.backends.base import Backend
+from gapbench.backends.registry import BackendOptions, available_backends, load_backend
+from gapbench.catalog.types import ModelSpec
+from gapbench.errors import BackendError, UsageError
+
+
+def spec(backend: str, model_id: str = "m", context_length: int = 8192) -> ModelSpec:
+    return ModelSpec(
+        id=model_id,
+        display_name=model_id,
+        family="test",
+        organisation="test",
+        origin="US",
+        params=1,
+        kind="instruct",
+        license="MIT",
+        context_length=context_length,
+        quantization="Q4_0",
+        backend=backend,
+    )
+
+
+def test_registered_backends() -> None:
+    assert available_backends() == ["llamacpp", "scripted"]
+
+
+def test_unknown_backend_is_usage_error_with_suggestion() -> None:
+    with pytest.raises(UsageError, match="Unknown backend 'llamacp'") as info:
+        load_backend(spec("llamacp"), None, BackendOptions())
+    assert "Did you mean: llamacpp" in str(info.value)
+
+
+def test_missing_package_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = importlib.import_module
+
+    def no_llama(name: str, package: str | None = None) -> ModuleType:
+        if name == "llama_cpp" or name.startswith("llama_cpp."):
+            raise ImportError("No module named 'llama_cpp'")
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_llama)
+    with pytest.raises(BackendError) as info:
+        load_backend(spec("llamacpp"), Path("/nonexistent.gguf"), BackendOptions())
+    assert "pip install 'gapbench[llama]'" in str(info.value)
+    assert not isinstance(info.value, UsageError)
+
+
+def test_scripted_backend_loads_without_weights() -> None:
+    backend = load_backend(spec("scripted", "scripted:alice?accuracy=0.5"), None, BackendOptions())
+    assert isinstance(backend, Backend)
+    assert backend.info().backend == "scripted"
+
+
+def test_options_defaults_and_validation() -> None:
+    options = BackendOptions()
+    assert options.batch_size == 1 and options.seed == 0 and not options.verbose
+    assert options.context_per_sequence(spec("x", context_length=8192)) == 2048
+    assert options.context_per_sequence(spec("x", context_length=1024)) == 1024
+    assert BackendOptions(n_ctx=4096).context_per_sequence(spec("x", context_length=1024)) == 4096
+    assert BackendOptions(threads=3).resolved_threads() == 3
+    assert BackendOptions().resolved_threads() == hardware.physical_cores()
+    for bad in ({"threads": 0}, {"batch_size": 0}, {"n_ctx": 1}):
+        with pytest.raises(UsageError):
+            BackendOptions(**bad)  # type: ignore[arg-type]
+
+
+# --- hardware --------------------------------------------------------------------------------
+
+CPUINFO_2_SOCKETS_HT = "\n\n".join(
+    f"processor\t: {i}\nmodel name\t: Test CPU\nphysical id\t: {sock}\ncore id\t\t: {core}"
+    for i, (sock, core) in enumerate(
+        [(s, c) for s in (0, 1) for c in (0, 1, 2)] * 2  # 2 sockets x 3 cores x 2 threads
+    )
+)
+
+
+def test_physical_cores_counts_core_socket_pairs() -> None:
+    assert hardware.physical_cores(CPUINFO_2_SOCKETS_HT) == 6
+
+
+def test_physical_cores_falls_back_to_cpu_count() -> None:
+    assert hardware.physical_cores("processor\t: 0\n") == (os.cpu_count() or 1)
+
+
+def test_describe_device_and_peak_rss() -> None:
+    text = hardware.describe_device()
+    assert f"{hardware.physical_cores()} physical cores" in text
+    if Path("/proc/meminfo").exists():
+        assert "GiB RAM" in text
+    assert hardware.peak_rss_mb() > 1.0
+
+
+@pytest.mark.slow
+def test_load_llamacpp_through_registry() -> None:
+    pytest.importorskip("llama_cpp")
+    from tests.backends.test_llamacpp import smollm2_path
+
+    backend = load_backend(
+        spec("llamacpp", "smollm2-135m-instruct"), smollm2_path(), BackendOptions(n_ctx=256)
+    )
+    try:
+        info = backend.info()
+        assert info.backend == "llamacpp"
+        assert info.threads == hardware.physical_cores()
+        assert info.extra["n_ctx"] == "256"
+    finally:
+        backend.close()

@@ -1,0 +1,146 @@
+"""Schema migrations: applied once, in order, atomically; newer databases are refused untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gapbench.errors import StoreError, UsageError
+from gapbench.store import Store
+from gapbench.store import migrations as mig
+
+
+def fingerprint(db: Path) -> tuple[str, list[str]]:
+    """The file's bytes and the names next to it: a refused database must keep both."""
+    names = sorted(p.name for p in db.parent.iterdir())
+    return hashlib.sha256(db.read_bytes()).hexdigest(), names
+
+
+def applied_rows(db: Path) -> list[tuple[int, str, float]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, name, applied_at FROM _migrations ORDER BY id").fetchall()
+
+
+def user_version(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    Store.open(db).close()
+    names = [name for _, name, _ in applied_rows(db)]
+    assert names == [fn.__name__ for fn in mig.MIGRATIONS]
+    assert len(set(names)) == len(names) >= 1
+    assert user_version(db) == len(mig.MIGRATIONS)
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "samples", "_migrations"} <= tables
+
+
+def test_reopening_applies_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "again.db"
+    Store.open(db).close()
+    before = applied_rows(db)
+    Store.open(db).close()
+    assert applied_rows(db) == before
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        assert mig.migrate(conn, str(db)) == []
+
+
+def test_a_new_migration_is_applied_once_on_top(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "grow.db"
+    Store.open(db).close()
+    calls: list[int] = []
+
+    def m999_add_notes(conn: sqlite3.Connection) -> None:
+        calls.append(1)
+        conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT")
+
+    monkeypatch.setattr(mig, "MIGRATIONS", [*mig.MIGRATIONS, m999_add_notes])
+    Store.open(db).close()
+    Store.open(db).close()
+    assert calls == [1]
+    assert [name for _, name, _ in applied_rows(db)][-1] == "m999_add_notes"
+    assert user_version(db) == len(mig.MIGRATIONS)
+    with sqlite3.connect(db) as conn:
+        assert "notes" in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+
+
+def test_a_failing_migration_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "fail.db"
+    Store.open(db).close()
+    before = applied_rows(db), user_version(db)
+
+    def m998_half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half (x INTEGER)")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(mig, "MIGRATIONS", [*mig.MIGRATIONS, m998_half_done])
+    with pytest.raises(RuntimeError, match="migration bug"):
+        Store.open(db)
+    assert (applied_rows(db), user_version(db)) == before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name='half'").fetchone() is None
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_higher_user_version_is_refused_untouched(tmp_path: Path, readonly: bool) -> None:
+    db = tmp_path / "newer.db"
+    newer = len(mig.MIGRATIONS) + 3
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE future (x)")
+        conn.execute(f"PRAGMA user_version = {newer}")
+    before = fingerprint(db)
+    with pytest.raises(StoreError, match="newer gapbench") as err:
+        Store.open(db, readonly=readonly)
+    assert f"schema {newer}, this one knows {len(mig.MIGRATIONS)}" in str(err.value)
+    assert "upgrade gapbench or use another --db" in str(err.value)
+    assert fingerprint(db) == before
+
+
+def test_unknown_migration_name_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "unknown.db"
+    Store.open(db).close()
+    with sqlite3.connect(db) as conn:
+        # Same user_version as ours: only the recorded name tells that a newer gapbench wrote it.
+        conn.execute(
+            "INSERT INTO _migrations (name, applied_at) VALUES ('m500_from_the_future', 0)"
+        )
+    before = fingerprint(db)
+    with pytest.raises(StoreError, match="newer gapbench"):
+        Store.open(db)
+    assert fingerprint(db) == before
+
+
+def test_another_programs_database_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "theirs.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE contacts (name TEXT)")
+    before = fingerprint(db)
+    with pytest.raises(UsageError, match="not a gapbench database"):
+        Store.open(db)
+    assert fingerprint(db) == before
+
+
+def test_readonly_refuses_an_older_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "older.db"
+    Store.open(db).close()
+
+    def m997_later(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE later (x)")
+
+    monkeypatch.setattr(mig, "MIGRATIONS", [*mig.MIGRATIONS, m997_later])
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match="older gapbench"):
+        Store.open(db, readonly=True)
+    # Only the bytes: a read-only reader of a WAL file may leave empty -wal/-shm files behind,
+    # since it is not allowed to delete them; the next writer tidies them up.
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
