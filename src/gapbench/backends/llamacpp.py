@@ -342,7 +342,7 @@ def _model_sha256(spec: ModelSpec, path: Path) -> str:
     for source in spec.sources:
         if source.sha256:
             return source.sha256
-    from gapbench.catalog.pull import sha256_file
+    from gapbench.catalog.hashing import sha256_file
 
     return sha256_file(path)
 
