@@ -1,7 +1,8 @@
 """Sequential vs continuous-batched decoding on llama.cpp: aggregate output tokens/s.
 
-    .venv/bin/python benchmarks/bench_batching.py --model /tmp/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \\
-        --batch-sizes 1,2,4,8,16 --prompts 32 --max-tokens 64
+    .venv/bin/python benchmarks/bench_batching.py \\
+        --model /tmp/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \\
+        --batch-sizes 1,4,8,16 --prompts 32 --max-tokens 48
 
 Reports, on the same greedy prompts:
 - prompt processing tok/s (one long prompt in one batch): the compute ceiling for decoding;
@@ -10,6 +11,10 @@ Reports, on the same greedy prompts:
 - batched: `BatchedDecoder` with n slots, and the share of outputs identical to the sequential ones.
 
 Output tokens exclude the end-of-generation token on both sides, so the rates compare like for like.
+
+OMP_WAIT_POLICY defaults to PASSIVE here (set before llama_cpp loads libgomp): llama.cpp's OpenMP
+threads otherwise spin at every barrier, and on a machine whose cores are shared with other work
+a descheduled peer turns each spin into a lost time slice (seen: 2 threads 30x slower than 1).
 """
 
 from __future__ import annotations
@@ -141,7 +146,8 @@ def batched(
 def markdown(rows: list[Row], pp_rate: float) -> str:
     base = rows[0].tokens_per_s
     lines = [
-        "| mode | slots | output tokens | wall s | output tok/s | vs sequential | greedy agreement |",
+        "| mode | slots | output tokens | wall s | output tok/s | vs sequential "
+        "| greedy agreement |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -163,6 +169,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ctx", type=int, default=1024, help="context per sequence")
     args = parser.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import llama_cpp
 
     sizes = [int(s) for s in args.batch_sizes.split(",")]
@@ -184,7 +191,8 @@ def main() -> None:
     long_prompt = [t for toks in token_lists for t in toks][:256]
     print(
         f"model: {args.model.name}  threads: {args.threads}  prompts: {args.prompts}  "
-        f"max_tokens: {args.max_tokens}  mean prompt: "
+        f"max_tokens: {args.max_tokens}  OMP_WAIT_POLICY: {os.environ['OMP_WAIT_POLICY']}  "
+        "mean prompt: "
         f"{sum(map(len, token_lists)) / len(token_lists):.0f} tokens"
     )
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)

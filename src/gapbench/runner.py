@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +20,14 @@ from gapbench import __version__
 from gapbench.backends.base import Backend
 from gapbench.backends.types import Generation, GenerationRequest, SamplingParams
 from gapbench.catalog.types import ModelSpec
-from gapbench.store.records import RunInfo, RunStatus, SampleKey, SampleRecord, settings_hash
+from gapbench.store.records import (
+    RunInfo,
+    RunMeasures,
+    RunStatus,
+    SampleKey,
+    SampleRecord,
+    settings_hash,
+)
 from gapbench.store.repository import Store
 from gapbench.tasks.base import Difficulty, Instance, Task
 
@@ -186,8 +194,22 @@ def score_generation(planned: PlannedSample, generation: Generation, run_id: int
     )
 
 
-def _generate(backend: Backend, todo: Sequence[PlannedSample]) -> Iterator[Generation]:
-    return backend.generate([p.request for p in todo])
+def _run_info(plan: ModelPlan, backend: Backend, command: str) -> RunInfo:
+    """Provenance of a run: versions, weights, settings, and the machine."""
+    info = backend.info()
+    return RunInfo(
+        gapbench_version=__version__,
+        model_id=plan.model.id,
+        model_sha256=info.model_sha256,
+        backend=info.backend,
+        engine_version=info.engine_version,
+        sampling={**plan.sampling.as_dict(), "prompt_style": plan.prompt_style},
+        settings_hash=plan.todo[0].key.settings_hash,
+        threads=info.threads,
+        batch_size=info.batch_size,
+        device=info.device,
+        command=command,
+    )
 
 
 def run_model(
@@ -203,31 +225,20 @@ def run_model(
     if not plan.todo:
         listener.model_finished(outcome)
         return outcome
+    from gapbench.backends.hardware import peak_rss_mb, reset_peak_rss
+
+    # Each model gets its own memory peak, even when several run in one process.
+    reset_peak_rss()
     backend, _model_file = load(plan.model)
     try:
-        info = backend.info()
-        run_id = store.start_run(
-            RunInfo(
-                gapbench_version=__version__,
-                model_id=plan.model.id,
-                model_sha256=info.model_sha256,
-                backend=info.backend,
-                engine_version=info.engine_version,
-                sampling={**plan.sampling.as_dict(), "prompt_style": plan.prompt_style},
-                settings_hash=plan.todo[0].key.settings_hash,
-                threads=info.threads,
-                batch_size=info.batch_size,
-                device=info.device,
-                command=command,
-            )
-        )
+        run_id = store.start_run(_run_info(plan, backend, command))
         outcome.run_id = run_id
         by_id = {p.request.request_id: p for p in plan.todo}
         status: RunStatus = "interrupted"
+        started = time.perf_counter()
         try:
-            for generation in _generate(backend, plan.todo):
-                planned = by_id.pop(generation.request_id)
-                record = score_generation(planned, generation, run_id)
+            for generation in backend.generate([p.request for p in plan.todo]):
+                record = score_generation(by_id.pop(generation.request_id), generation, run_id)
                 store.add_sample(record)
                 if record.error is None:
                     outcome.completed += 1
@@ -237,7 +248,8 @@ def run_model(
             # A backend yielding fewer generations than requests is a bug: not 'completed'.
             status = "completed" if not by_id else "failed"
         finally:
-            store.finish_run(run_id, status)
+            measures = RunMeasures(time.perf_counter() - started, peak_rss_mb())
+            store.finish_run(run_id, status, measures)
     finally:
         backend.close()
     listener.model_finished(outcome)

@@ -144,3 +144,30 @@ def test_readonly_refuses_an_older_schema(tmp_path: Path, monkeypatch: pytest.Mo
     # Only the bytes: a read-only reader of a WAL file may leave empty -wal/-shm files behind,
     # since it is not allowed to delete them; the next writer tidies them up.
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_a_schema_1_database_upgrades_and_keeps_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database written before run measures existed gains the columns; old runs read as
+    unmeasured and new runs store their measures."""
+    from gapbench.store import RunInfo, RunMeasures
+
+    db = tmp_path / "old.db"
+    monkeypatch.setattr(mig, "MIGRATIONS", mig.MIGRATIONS[:1])
+    info = RunInfo(
+        gapbench_version="0.0.1", model_id="m", backend="scripted", engine_version="x",
+        sampling={"temperature": 0.0}, settings_hash="h",
+    )  # fmt: skip
+    with Store.open(db) as store:
+        old_run = store.start_run(info)
+    assert user_version(db) == 1
+    monkeypatch.undo()
+
+    with Store.open(db) as store:
+        new_run = store.start_run(info)
+        store.finish_run(new_run, "completed", RunMeasures(12.5, 321.0))
+        runs = {run.id: run for run in store.runs()}
+    assert user_version(db) == len(mig.MIGRATIONS)
+    assert runs[old_run].measures is None and runs[old_run].info.model_id == "m"
+    assert runs[new_run].measures == RunMeasures(12.5, 321.0)

@@ -98,8 +98,24 @@ def describe_device() -> str:
     return ", ".join(parts)
 
 
+def reset_peak_rss() -> bool:
+    """Restart the peak-memory count of this process (Linux: write 5 to /proc/self/clear_refs), so
+    that each model loaded in turn gets its own peak. False where the kernel does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB."""
+    """Peak resident memory of this process in MiB since start or the last reset_peak_rss()."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports ru_maxrss in KiB, macOS in bytes.
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

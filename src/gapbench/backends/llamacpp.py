@@ -160,6 +160,8 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._file_error("llama.cpp cannot load it") from exc
         self.load_seconds = time.perf_counter() - load_start
+        self._decoder: Any = None
+        """The continuous-batching decoder, created on first use when batch_size > 1."""
         self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
         self.template_source = "none (completion prompts)"
         self._formatter = self._chat_formatter() if chat else None
@@ -303,11 +305,54 @@ class LlamaCppBackend:
     # --- Backend protocol
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[Generation]:
-        """Decode the requests one after another, yielding each Generation as soon as it is done."""
+        """Decode the requests one after another (batch_size 1) or `batch_size` at a time through
+        the continuous-batching decoder, yielding each Generation as soon as it is done."""
+        if self.batch_size > 1:
+            yield from self._generate_batched(requests)
+            return
         for request in requests:
             start = time.perf_counter()
             job = self._prepare(request, start)
             yield job if isinstance(job, Generation) else self._decode_one(job)
+
+    def _generate_batched(self, requests: Sequence[GenerationRequest]) -> Iterator[Generation]:
+        from gapbench.backends.llamacpp_batch import BatchedDecoder, DecodeJob
+
+        prepared: list[_Prepared] = []
+        for request in requests:
+            job = self._prepare(request, time.perf_counter())
+            if isinstance(job, Generation):
+                yield job
+            else:
+                prepared.append(job)
+        if self._decoder is None:
+            self._decoder = BatchedDecoder(
+                self._llama, n_slots=self.batch_size, per_seq_ctx=self.context_per_sequence
+            )
+        # Job ids are positions in `prepared`, so duplicate request ids can never be mixed up.
+        jobs = [
+            DecodeJob(
+                job_id=str(i),
+                prompt_tokens=p.tokens,
+                max_tokens=p.max_new_tokens,
+                stop=p.stop,
+                temperature=p.request.sampling.temperature,
+                seed=p.request.sampling.seed,
+                top_p=p.request.sampling.top_p,
+            )
+            for i, p in enumerate(prepared)
+        ]
+        for result in self._decoder.run(jobs):
+            yield Generation(
+                request_id=prepared[int(result.job_id)].request.request_id,
+                text=result.text,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                finish_reason=result.finish_reason,
+                # Latency counts from when the request got a slot, not the wait for one.
+                timing=Timing(start=result.start, end=result.end, first_token=result.first_token),
+                error=result.error,
+            )
 
     def info(self) -> BackendInfo:
         """Engine version, threads and machine, stored with the run."""
@@ -330,6 +375,10 @@ class LlamaCppBackend:
 
     def close(self) -> None:
         """Free the model and its KV cache now rather than at garbage collection."""
+        decoder = getattr(self, "_decoder", None)
+        if decoder is not None:  # its KV cache goes before the weights it points into
+            decoder.close()
+            self._decoder = None
         llama = getattr(self, "_llama", None)
         if llama is not None:
             llama.close()

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from gapbench.perf.attribution import Accounting
+    from gapbench.perf.cost import TokenPrice
+    from gapbench.store.records import SampleRecord
     from gapbench.store.repository import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,3 +61,57 @@ def open_store(db_path: str, *, readonly: bool = False) -> Store:
             f"GAPBENCH_BUSY_TIMEOUT must be a number of seconds, not '{raw}'."
         ) from None
     return Store.open(db_path, readonly=readonly, busy_timeout=busy_timeout)
+
+
+def price_option(func: F) -> F:
+    return click.option(
+        "--usd-per-hour",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Hardware price for local models' cost (else GAPBENCH_USD_PER_HOUR, gapbench.toml, "
+        "~/.config/gapbench/config.toml, or $0.10).",
+    )(func)
+
+
+def load_results(
+    db_path: str,
+    task_names: list[str] | None,
+    model_ids: list[str] | None,
+    usd_per_hour: float | None,
+) -> tuple[list[SampleRecord], Accounting]:
+    """Stored samples (failed ones included) and what is needed to charge them time and money."""
+    from gapbench.perf.attribution import Accounting, account_runs
+    from gapbench.perf.cost import hardware_price
+
+    price = hardware_price(usd_per_hour)
+    with open_store(db_path, readonly=True) as store:
+        if model_ids is not None:
+            _check_models_known(store.models(), model_ids, db_path)
+        samples = store.samples(model_ids=model_ids, tasks=task_names, include_failed=True)
+        runs = account_runs(store.runs(), store.run_latency_totals())
+    return samples, Accounting(runs=runs, hardware=price, token_prices=_token_prices())
+
+
+def _token_prices() -> dict[str, TokenPrice]:
+    """List prices of the catalog's API models, by model id."""
+    from gapbench.catalog.loader import list_models
+    from gapbench.perf.cost import TokenPrice
+
+    prices = {}
+    for spec in list_models():
+        price_in = getattr(spec, "price_input_per_mtok", None)
+        price_out = getattr(spec, "price_output_per_mtok", None)
+        if price_in is not None and price_out is not None:
+            prices[spec.id] = TokenPrice(price_in, price_out)
+    return prices
+
+
+def _check_models_known(stored: list[str], wanted: list[str], db_path: str) -> None:
+    from gapbench.errors import UsageError, closest
+
+    for model in wanted:
+        if model not in stored:
+            raise UsageError(
+                f"No results for model '{model}' in {db_path}.{closest(model, stored)} "
+                f"Run `gapbench run --model {model} ...` first."
+            )

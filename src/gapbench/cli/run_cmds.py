@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gapbench.cli.options import db_option, open_store, task_selection
+from gapbench.cli.options import db_option, load_results, open_store, price_option, task_selection
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,18 +59,16 @@ def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> None:
             )
 
 
-def _show_results(config: RunConfig, db_path: str, *, verdicts: bool) -> None:
+def _show_results(config: RunConfig, db_path: str, usd_per_hour: float | None) -> None:
     from gapbench.report.console import print_leaderboard, print_verdicts
     from gapbench.stats.summary import pairwise, summarize
 
-    model_ids = [m.id for m in config.models]
-    with open_store(db_path, readonly=True) as store:
-        samples = store.samples(
-            model_ids=model_ids, tasks=[t.name for t in config.tasks], include_failed=True
-        )
-    rows = summarize(samples)
-    print_leaderboard(rows, title="Results")
-    if verdicts and len(model_ids) > 1:
+    samples, accounting = load_results(
+        db_path, [t.name for t in config.tasks], [m.id for m in config.models], usd_per_hour
+    )
+    rows = summarize(samples, accounting)
+    print_leaderboard(rows, "Results", accounting.usd_per_hour)
+    if len(config.models) > 1:
         print_verdicts(pairwise(samples, rows))
 
 
@@ -101,6 +99,7 @@ def _show_results(config: RunConfig, db_path: str, *, verdicts: bool) -> None:
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @db_option
+@price_option
 def run(
     model_refs: tuple[str, ...],
     task: str | None,
@@ -112,6 +111,7 @@ def run(
     threads: int | None,
     batch_size: int,
     db_path: str,
+    usd_per_hour: float | None,
 ) -> None:
     """Evaluate models on a task or suite; resumes, running only what the database lacks."""
     from gapbench.backends.registry import BackendOptions
@@ -129,7 +129,7 @@ def run(
         max_tokens=max_tokens,
     )
     _execute(config, db_path, BackendOptions(threads=threads, batch_size=batch_size))
-    _show_results(config, db_path, verdicts=True)
+    _show_results(config, db_path, usd_per_hour)
 
 
 @click.command()
@@ -137,7 +137,8 @@ def run(
     "--n", type=click.IntRange(min=1), default=DEMO_N, show_default=True, help="Instances per task."
 )
 @db_option
-def demo(n: int, db_path: str) -> None:
+@price_option
+def demo(n: int, db_path: str, usd_per_hour: float | None) -> None:
     """Pull three small offline models, run them on the quick suite, print the verdicts."""
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.loader import list_models
@@ -154,4 +155,4 @@ def demo(n: int, db_path: str) -> None:
         models=models, tasks=resolve_tasks(None, DEMO_SUITE), n=n, max_tokens=DEMO_MAX_TOKENS
     )
     _execute(config, db_path, BackendOptions())
-    _show_results(config, db_path, verdicts=True)
+    _show_results(config, db_path, usd_per_hour)

@@ -35,7 +35,13 @@ def _latency(row: ScoreRow) -> str:
     return "-" if row.p50_latency_s is None else f"{row.p50_latency_s:.2f}"
 
 
-def print_leaderboard(rows: Sequence[ScoreRow], title: str) -> None:
+def _dollars(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
+
+
+def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> None:
     """One block per model, best overall first: the pooled row, then each task."""
     from rich.table import Table
 
@@ -45,10 +51,15 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str) -> None:
     if not rows:
         console.print("No results yet: run `gapbench run --model ID --suite quick` first.")
         return
-    table = Table(title=title, title_justify="left", pad_edge=False)
-    table.add_column("model", overflow="fold", ratio=1)
-    table.add_column("task", no_wrap=True)
-    for header in ("n", "acc%", "95% CI", "no-ans%", "fail", "tok/s", "p50 s"):
+    from rich import box
+
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)
+    )
+    # Task rows sit indented under their model's overall row: one column fewer, so the table
+    # still fits an 80-column terminal.
+    table.add_column("model / task", overflow="fold", min_width=16)
+    for header in ("n", "acc%", "95% CI", "noans%", "fail", "tok/s", "p50 s", "$/corr", "MB"):
         table.add_column(header, justify="right", no_wrap=True)
     first = True
     for row in rows:
@@ -57,23 +68,26 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str) -> None:
             table.add_section()
         first = False
         table.add_row(
-            row.model if overall else "",
-            row.task,
+            (f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}",
             str(row.n),
             _pct(row.accuracy),
-            f"{_pct(row.ci_low)}–{_pct(row.ci_high)}",
+            f"{_pct(row.ci_low)}-{_pct(row.ci_high)}",
             _pct(row.extraction_failure_rate),
             str(row.failed),
             _speed(row),
             _latency(row),
+            _dollars(row.usd_per_correct),
+            "" if row.peak_rss_mb is None else f"{row.peak_rss_mb:.0f}",
             style="bold" if overall else None,
         )
     console.print(table)
     console.print(
-        "acc: correct share of answered samples, 95% CI by Wilson; no-ans: outputs with no "
+        "acc: correct share of answered samples, 95% CI by Wilson; noans: outputs with no "
         "extractable answer (counted wrong, shown so harness errors stay visible); fail: "
         "generations that errored (retried on rerun); tok/s: output tokens per second of "
-        "generation; p50: median latency.",
+        "generation; p50: median latency; $/corr: cost of the run per correct answer "
+        f"(local models at ${price:.2f}/hour); MB: peak memory; *: on the accuracy-vs-cost "
+        "Pareto frontier.",
         style="dim",
     )
 

@@ -260,6 +260,26 @@ def _boxed_contents(text: str) -> list[str]:
 # --- public API --------------------------------------------------------------------------
 
 
+def answer_segments(text: str) -> list[tuple[str, bool]]:
+    """(segment, is_weak) for each answer label, last first, normalised as extract_number reads
+    them (full-width digits, LaTeX fractions); for families with their own answer readers."""
+    return _answer_segments(_normalise(text))
+
+
+def boxed_contents(text: str) -> list[str]:
+    """Contents of the last few \\boxed{...}, last first, normalised like answer_segments."""
+    return _boxed_contents(_normalise(text))
+
+
+def last_answer_label_end(text: str) -> int | None:
+    """Offset in `text` just past its last strong answer label ('Answer:', '答案：'); None if none.
+
+    For answers longer than a line (free text, JSON): everything after this offset is the answer.
+    """
+    ends = [m.end() for m in _LABEL_RE.finditer(text) if m.group("weak") is None]
+    return ends[-1] if ends else None
+
+
 def extract_number(text: str) -> Extraction:
     """Read the final numeric answer from `text` (already stripped of <think>); see module doc."""
     text = _normalise(text)

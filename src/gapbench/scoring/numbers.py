@@ -68,12 +68,15 @@ def _parse_arabic(s: str) -> Fraction | None:
         return None
 
 
-def parse_cjk_number(s: str) -> Fraction | None:
+def parse_cjk_number(s: str, *, colloquial: bool = True) -> Fraction | None:
     """Parse Chinese/Japanese numerals, possibly mixed with Arabic digits ('3万5千', '1.2万').
 
     Accepts the colloquial short form where a trailing digit counts one unit down ('一万五' =
     15000, '两百五' = 250), and positional digit strings without units ('二〇二四' = 2024).
     Returns None for malformed input such as '十百' or '一三万'.
+
+    Japanese writes no 零 for skipped places, so '千五' there is 1005, not the Chinese colloquial
+    1500: pass `colloquial=False` to read a trailing digit as ones.
     """
     tokens = _tokenize_cjk(s)
     if tokens is None or not tokens:
@@ -81,7 +84,7 @@ def parse_cjk_number(s: str) -> Fraction | None:
     if all(kind in ("digit", "zero") and cjk for kind, _, cjk in tokens):
         # Positional form: every token a single CJK digit, no units.
         return Fraction(int("".join(str(v) for _, v, _ in tokens)))
-    return _evaluate_cjk(tokens)
+    return _evaluate_cjk(tokens, colloquial)
 
 
 def _tokenize_cjk(s: str) -> list[tuple[str, Fraction, bool]] | None:
@@ -111,7 +114,7 @@ def _tokenize_cjk(s: str) -> list[tuple[str, Fraction, bool]] | None:
     return tokens
 
 
-def _evaluate_cjk(tokens: list[tuple[str, Fraction, bool]]) -> Fraction | None:
+def _evaluate_cjk(tokens: list[tuple[str, Fraction, bool]], colloquial: bool) -> Fraction | None:
     total = Fraction(0)  # everything already multiplied by 万/亿
     section = Fraction(0)  # the part below the next big unit
     pending: Fraction | None = None  # a digit waiting for its unit
@@ -147,7 +150,7 @@ def _evaluate_cjk(tokens: list[tuple[str, Fraction, bool]]) -> Fraction | None:
             )  # fmt: skip
     if pending is not None:
         # Colloquial '一万五' = 15000: a lone CJK digit right after a unit counts one unit down.
-        scale = last_unit / 10 if (last_unit is not None and pending_cjk) else 1
+        scale = last_unit / 10 if (colloquial and last_unit is not None and pending_cjk) else 1
         section += pending * max(scale, Fraction(1))
     return total + section
 
@@ -219,4 +222,40 @@ def _group_to_chinese(group: int, liang: bool) -> str:
             zero_pending = False
         out.append("两" if (liang and d == 2 and unit in ("千", "百")) else _CJK_DIGIT_CHARS[d])
         out.append(unit)
+    return "".join(out)
+
+
+_JA_SMALL = (("千", 1000), ("百", 100), ("十", 10))
+_JA_BIG = (("億", 10**8), ("万", 10**4))
+
+
+def to_japanese_numeral(n: int) -> str:
+    """Write 0 <= n < 10**12 in Japanese kanji numerals: 1005 -> 千五, 35000000 -> 三千五百万.
+
+    Unlike Chinese there is no 零 for skipped places, and 一 is left out before 十, 百 and 千
+    (but kept before 万 and 億: 一万, 一億). 兆 is not written: parse_cjk_number does not read it.
+    """
+    if not 0 <= n < 10**12:
+        raise ValueError(f"to_japanese_numeral supports 0 <= n < 10**12, got {n}")
+    if n == 0:
+        return "〇"
+    out: list[str] = []
+    rest = n
+    for unit, size in _JA_BIG:
+        group, rest = divmod(rest, size)
+        if group:
+            out.append(_ja_group(group) + unit)
+    out.append(_ja_group(rest))
+    return "".join(out)
+
+
+def _ja_group(group: int) -> str:
+    """0 <= group < 10000 in kanji; '' for 0."""
+    out: list[str] = []
+    for unit, size in _JA_SMALL:
+        digit, group = divmod(group, size)
+        if digit:
+            out.append(("" if digit == 1 else _CJK_DIGIT_CHARS[digit]) + unit)
+    if group:
+        out.append(_CJK_DIGIT_CHARS[group])
     return "".join(out)

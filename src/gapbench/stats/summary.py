@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
+from gapbench.perf.attribution import Accounting
+from gapbench.perf.cost import pareto_frontier
+from gapbench.perf.timing import distribution, percentile, request_metrics
 from gapbench.stats.intervals import wilson_interval
 from gapbench.store.records import SampleRecord
 
@@ -20,7 +22,7 @@ OVERALL = "overall"
 
 @dataclass(frozen=True)
 class ScoreRow:
-    """Accuracy and speed of one model on one task (or OVERALL)."""
+    """Accuracy, speed and cost of one model on one task (or OVERALL)."""
 
     model: str
     task: str
@@ -37,22 +39,39 @@ class ScoreRow:
     """Samples whose generation failed (stored, retried on rerun, not counted in n)."""
     completion_tokens: int
     tokens_per_s: float | None
-    """Output tokens per second of generation time (sum of tokens / sum of latencies)."""
+    """Aggregate output tokens per second of generation wall time (see perf/attribution.py)."""
     p50_latency_s: float | None
+    p90_latency_s: float | None
+    p99_latency_s: float | None
+    p50_ttft_s: float | None
+    p50_tpot_s: float | None
+    """Median time per output token after the first."""
+    cost_usd: float | None
+    """What the answered samples cost; None when no price applies (e.g. an API without one)."""
+    usd_per_correct: float | None
+    usd_per_mtok: float | None
+    """Dollars per million output tokens."""
+    peak_rss_mb: float | None
+    """Peak resident memory while the model ran (OVERALL rows; None on task rows)."""
+    pareto: bool = False
+    """On the quality-vs-cost frontier among the models shown (OVERALL rows only)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def _row(model: str, task: str, samples: Sequence[SampleRecord]) -> ScoreRow:
+def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accounting) -> ScoreRow:
     answered = [s for s in samples if s.error is None]
-    failed = len(samples) - len(answered)
     n = len(answered)
     correct = sum(s.correct for s in answered)
     low, high = wilson_interval(correct, n)
     no_answer = sum(not s.extraction_ok for s in answered)
     tokens = sum(s.completion_tokens for s in answered)
-    busy = sum(s.latency_s for s in answered)
+    wall = sum(acct.wall_seconds(s) for s in answered)
+    costs = [acct.cost_usd(s) for s in answered]
+    cost = None if not costs or any(c is None for c in costs) else sum(c for c in costs if c)
+    latency = distribution([s.latency_s for s in answered])
+    metrics = [request_metrics(s.latency_s, s.ttft_s, s.completion_tokens) for s in answered]
     return ScoreRow(
         model=model,
         task=task,
@@ -63,26 +82,47 @@ def _row(model: str, task: str, samples: Sequence[SampleRecord]) -> ScoreRow:
         ci_high=high,
         extraction_failures=no_answer,
         extraction_failure_rate=no_answer / n if n else 0.0,
-        failed=failed,
+        failed=len(samples) - n,
         completion_tokens=tokens,
-        tokens_per_s=tokens / busy if busy > 0 else None,
-        p50_latency_s=statistics.median(s.latency_s for s in answered) if answered else None,
+        tokens_per_s=tokens / wall if wall > 0 else None,
+        p50_latency_s=latency.p50,
+        p90_latency_s=latency.p90,
+        p99_latency_s=latency.p99,
+        p50_ttft_s=percentile([m.ttft_s for m in metrics if m.ttft_s is not None], 50),
+        p50_tpot_s=percentile([m.tpot_s for m in metrics if m.tpot_s is not None], 50),
+        cost_usd=cost,
+        usd_per_correct=cost / correct if cost is not None and correct else None,
+        usd_per_mtok=cost / tokens * 1e6 if cost is not None and tokens else None,
+        peak_rss_mb=acct.peak_rss_mb(model) if task == OVERALL else None,
     )
 
 
-def summarize(samples: Iterable[SampleRecord]) -> list[ScoreRow]:
+def summarize(
+    samples: Iterable[SampleRecord], accounting: Accounting | None = None
+) -> list[ScoreRow]:
     """One row per (model, task) plus an OVERALL row per model pooling its tasks; models ordered by
-    overall accuracy, best first, tasks alphabetically after the overall row."""
+    overall accuracy, best first, tasks alphabetically after the overall row. OVERALL rows mark
+    the models on the accuracy-vs-cost-per-sample Pareto frontier."""
+    acct = accounting or Accounting()
     grouped: dict[str, dict[str, list[SampleRecord]]] = defaultdict(lambda: defaultdict(list))
     for sample in samples:
         grouped[sample.key.model_id][sample.key.task].append(sample)
     blocks: list[list[ScoreRow]] = []
     for model, by_task in grouped.items():
-        rows = [_row(model, task, by_task[task]) for task in sorted(by_task)]
+        rows = [_row(model, task, by_task[task], acct) for task in sorted(by_task)]
         pooled = [s for task_samples in by_task.values() for s in task_samples]
-        blocks.append([_row(model, OVERALL, pooled), *rows])
+        blocks.append([_row(model, OVERALL, pooled, acct), *rows])
     blocks.sort(key=lambda block: (-block[0].accuracy, block[0].model))
+    frontier = pareto_frontier([p for p in (_quality_and_cost(b[0]) for b in blocks) if p])
+    blocks = [[replace(b[0], pareto=b[0].model in frontier), *b[1:]] for b in blocks]
     return [row for block in blocks for row in block]
+
+
+def _quality_and_cost(row: ScoreRow) -> tuple[str, float, float] | None:
+    """(model, accuracy, dollars per answered sample), or None for a model without a price."""
+    if row.cost_usd is None or row.n == 0:
+        return None
+    return row.model, row.accuracy, row.cost_usd / row.n
 
 
 def paired_outcomes(

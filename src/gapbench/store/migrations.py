@@ -87,6 +87,12 @@ def m001_create_runs_and_samples(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX samples_run_id ON samples (run_id)")
 
 
+@migration
+def m002_run_measures(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE runs ADD COLUMN generation_seconds REAL")
+    conn.execute("ALTER TABLE runs ADD COLUMN peak_rss_mb REAL")
+
+
 @dataclass(frozen=True)
 class SchemaState:
     """What a database says about its own schema, read without writing anything."""

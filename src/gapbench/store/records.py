@@ -58,6 +58,17 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class RunMeasures:
+    """What a run measured about itself as a whole, recorded when it finishes."""
+
+    generation_seconds: float
+    """Wall time spent generating (model loading excluded): the basis of local cost and of
+    aggregate throughput, which per-sample latencies overstate when requests run in parallel."""
+    peak_rss_mb: float | None = None
+    """Peak resident memory of the process while this model was loaded and running."""
+
+
+@dataclass(frozen=True)
 class RunRow:
     """A stored run: its provenance plus what the store knows about it."""
 
@@ -65,6 +76,8 @@ class RunRow:
     info: RunInfo
     status: RunStatus
     finished_at: float | None
+    measures: RunMeasures | None = None
+    """None for a run that never finished (killed) or was stored by an older gapbench."""
 
     @property
     def created_at(self) -> float:

@@ -24,10 +24,18 @@ from urllib.parse import quote
 
 from gapbench.errors import GapbenchError, StoreError, UsageError
 from gapbench.store.migrations import check_not_newer, migrate, read_state
-from gapbench.store.records import FINAL_STATUSES, RunInfo, RunRow, RunStatus, SampleRecord
+from gapbench.store.records import (
+    FINAL_STATUSES,
+    RunInfo,
+    RunMeasures,
+    RunRow,
+    RunStatus,
+    SampleRecord,
+)
 from gapbench.store.schema import (
     KEY_COLUMNS,
     RUN_INFO_COLUMNS,
+    RUN_ROW_COLUMNS,
     SAMPLE_COLUMNS,
     SAMPLE_VALUE_COLUMNS,
     run_from_row,
@@ -272,21 +280,27 @@ class Store:
             assert cur.lastrowid is not None
             return cur.lastrowid
 
-    def finish_run(self, run_id: int, status: RunStatus) -> None:
-        """Mark a run 'completed', 'interrupted' or 'failed' and stamp its end time."""
+    def finish_run(
+        self, run_id: int, status: RunStatus, measures: RunMeasures | None = None
+    ) -> None:
+        """Mark a run 'completed', 'interrupted' or 'failed', stamp its end time, and record what
+        it measured about itself."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"final run status must be one of {FINAL_STATUSES}, not {status!r}")
+        seconds = None if measures is None else measures.generation_seconds
+        rss = None if measures is None else measures.peak_rss_mb
         with self._write() as conn:
             cur = conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-                (status, time.time(), run_id),
+                "UPDATE runs SET status = ?, finished_at = ?, generation_seconds = ?, "
+                "peak_rss_mb = ? WHERE id = ?",
+                (status, time.time(), seconds, rss, run_id),
             )
             if cur.rowcount != 1:
                 raise ValueError(f"no run with id {run_id} in {self.path}")
 
     def runs(self, model_id: str | None = None) -> list[RunRow]:
         """Stored runs, oldest first, optionally only those of one model."""
-        sql = f"SELECT id, status, finished_at, {', '.join(RUN_INFO_COLUMNS)} FROM runs"
+        sql = f"SELECT {', '.join(RUN_ROW_COLUMNS + RUN_INFO_COLUMNS)} FROM runs"
         params: list[Any] = []
         if model_id is not None:
             sql += " WHERE model_id = ?"
@@ -363,6 +377,11 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {', '.join(KEY_COLUMNS)}"
         return [sample_from_row(row) for row in self._read(sql, params)]
+
+    def run_latency_totals(self) -> dict[int, float]:
+        """Sum of sample latencies per run id (failed samples included: they took time too)."""
+        rows = self._read("SELECT run_id, SUM(latency_s) FROM samples GROUP BY run_id")
+        return {int(row[0]): float(row[1] or 0.0) for row in rows}
 
     def models(self) -> list[str]:
         """Model ids that have at least one stored sample, sorted."""

@@ -10,7 +10,14 @@ import json
 import sqlite3
 from typing import Any, cast
 
-from gapbench.store.records import RunInfo, RunRow, RunStatus, SampleKey, SampleRecord
+from gapbench.store.records import (
+    RunInfo,
+    RunMeasures,
+    RunRow,
+    RunStatus,
+    SampleKey,
+    SampleRecord,
+)
 
 KEY_COLUMNS: tuple[str, ...] = (
     "model_id",
@@ -41,6 +48,15 @@ SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
     "created_at",
 )
 SAMPLE_COLUMNS: tuple[str, ...] = KEY_COLUMNS + SAMPLE_VALUE_COLUMNS
+
+RUN_ROW_COLUMNS: tuple[str, ...] = (
+    "id",
+    "status",
+    "finished_at",
+    "generation_seconds",
+    "peak_rss_mb",
+)
+"""Columns of a run that the store maintains, as opposed to the provenance the caller gives."""
 
 RUN_INFO_COLUMNS: tuple[str, ...] = (
     "gapbench_version",
@@ -77,7 +93,7 @@ def run_values(info: RunInfo) -> tuple[Any, ...]:
 
 
 def run_from_row(row: sqlite3.Row) -> RunRow:
-    """A RunRow from a `SELECT id, status, finished_at, <RUN_INFO_COLUMNS>` row."""
+    """A RunRow from a `SELECT <RUN_ROW_COLUMNS>, <RUN_INFO_COLUMNS>` row."""
     sampling = json.loads(row["sampling"])
     info = RunInfo(
         gapbench_version=row["gapbench_version"],
@@ -94,7 +110,12 @@ def run_from_row(row: sqlite3.Row) -> RunRow:
         created_at=row["created_at"],
     )
     status = cast(RunStatus, row["status"])
-    return RunRow(id=row["id"], info=info, status=status, finished_at=row["finished_at"])
+    measures = None
+    if row["generation_seconds"] is not None:
+        measures = RunMeasures(row["generation_seconds"], row["peak_rss_mb"])
+    return RunRow(
+        id=row["id"], info=info, status=status, finished_at=row["finished_at"], measures=measures
+    )
 
 
 def key_values(key: SampleKey) -> tuple[Any, ...]:

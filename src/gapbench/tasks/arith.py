@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import Difficulty, FewShotExample, Instance, Score
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, TaskKind, FewShotExample, Instance, Score
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 OpKind = Literal["add", "sub", "mul", "div", "groups_add", "groups_sub"]
@@ -267,6 +267,8 @@ class ArithTask:
     area = "math"
     language = "en"
     description = "Multi-step arithmetic word problems (shopping, baking, travel); integer answers."
+    levels: tuple[Difficulty, ...] = DIFFICULTIES
+    kind: TaskKind = "fresh"
 
     def _build(self, rng: random.Random, difficulty: Difficulty) -> tuple[str, str, list[str]]:
         theme = rng.choice(THEMES)

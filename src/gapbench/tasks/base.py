@@ -7,6 +7,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 Difficulty = Literal["easy", "medium", "hard"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
+TaskKind = Literal["fresh", "fixed"]
+"""'fresh': instances are generated, so a run can draw ones no model has seen; 'fixed': a dataset."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Task(Protocol):
     language: str
     """BCP-47-ish language of the prompts: 'en', 'zh', 'ja'."""
     description: str
+    levels: tuple[Difficulty, ...]
+    """The difficulties this family generates; fixed datasets usually have one."""
+    kind: TaskKind
 
     def instance(self, seed: int, index: int, difficulty: Difficulty = "medium") -> Instance: ...
 

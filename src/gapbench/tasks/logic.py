@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gapbench.scoring.extract import grade_choice
-from gapbench.tasks.base import Difficulty, FewShotExample, Instance, Score
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, TaskKind, FewShotExample, Instance, Score
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 NAMES = (
@@ -181,6 +181,8 @@ class LogicTask:
     area = "logic"
     language = "en"
     description = "Ordering puzzles: who is the k-th tallest/oldest/... given comparison clues."
+    levels: tuple[Difficulty, ...] = DIFFICULTIES
+    kind: TaskKind = "fresh"
 
     def _build(self, rng: random.Random, difficulty: Difficulty) -> tuple[str, Puzzle]:
         puzzle = make_puzzle(rng, difficulty)

@@ -1,0 +1,1 @@
+"""Performance: timing metrics derived from raw timestamps, and the price models behind cost."""

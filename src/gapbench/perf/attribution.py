@@ -1,0 +1,80 @@
+"""Charging time and money to individual samples.
+
+A run knows its wall time of generation; its samples know their own latencies. When requests run
+in parallel (batching, API concurrency) latencies overlap and their sum exceeds the wall time, so
+each sample is charged its latency scaled by wall time / summed latency of its run. Sequentially
+the scale is about 1. This keeps tokens/s an honest aggregate throughput and makes the costs of a
+run's samples add up to the run's cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from gapbench.perf.cost import HardwarePrice, TokenPrice, time_cost, token_cost
+from gapbench.store.records import RunRow, SampleRecord
+
+API_BACKENDS = frozenset({"openai"})
+"""Backends whose cost is the provider's token price, not our machine's time."""
+
+
+@dataclass(frozen=True)
+class RunAccount:
+    backend: str
+    model_id: str
+    scale: float
+    """Wall seconds charged per second of sample latency."""
+    peak_rss_mb: float | None
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Everything needed to turn stored samples into seconds and dollars."""
+
+    runs: Mapping[int, RunAccount] = field(default_factory=dict)
+    hardware: HardwarePrice | None = None
+    token_prices: Mapping[str, TokenPrice] = field(default_factory=dict)
+    """List prices of API models by model id."""
+
+    @property
+    def usd_per_hour(self) -> float:
+        return 0.0 if self.hardware is None else self.hardware.usd_per_hour
+
+    def wall_seconds(self, sample: SampleRecord) -> float:
+        run = self.runs.get(sample.run_id)
+        return sample.latency_s * (run.scale if run else 1.0)
+
+    def cost_usd(self, sample: SampleRecord) -> float | None:
+        """Dollars charged to one sample, or None when no price applies."""
+        run = self.runs.get(sample.run_id)
+        if run is not None and run.backend in API_BACKENDS:
+            price = self.token_prices.get(sample.key.model_id)
+            if price is None:
+                return None
+            return token_cost(sample.prompt_tokens, sample.completion_tokens, price)
+        if self.hardware is None:
+            return None
+        return time_cost(self.wall_seconds(sample), self.hardware)
+
+    def peak_rss_mb(self, model_id: str) -> float | None:
+        peaks = [r.peak_rss_mb for r in self.runs.values() if r.model_id == model_id]
+        known = [p for p in peaks if p is not None]
+        return max(known) if known else None
+
+
+def account_runs(
+    runs: Sequence[RunRow], latency_totals: Mapping[int, float]
+) -> dict[int, RunAccount]:
+    """Per-run scale factors. A run without measures (killed before finishing) is assumed to have
+    kept its batch full: scale 1 / batch size."""
+    accounts = {}
+    for run in runs:
+        total = latency_totals.get(run.id, 0.0)
+        if run.measures is not None and total > 0:
+            scale = run.measures.generation_seconds / total
+        else:
+            scale = 1.0 / max(1, run.info.batch_size)
+        peak = run.measures.peak_rss_mb if run.measures else None
+        accounts[run.id] = RunAccount(run.info.backend, run.info.model_id, scale, peak)
+    return accounts

@@ -1,0 +1,101 @@
+"""What a result cost: measured time times a hardware price for local models, reported token
+usage times a list price for API models.
+
+The hardware price is configurable, most specific first: the `--usd-per-hour` flag, the
+GAPBENCH_USD_PER_HOUR environment variable, `usd_per_hour` in gapbench.toml (current directory)
+or ~/.config/gapbench/config.toml, else DEFAULT_USD_PER_HOUR.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gapbench.errors import UsageError
+
+DEFAULT_USD_PER_HOUR = 0.10
+"""A round figure for the kind of machine gapbench's defaults target: a 2-vCPU cloud VM (AWS's
+c7i.large, 2 vCPU and 4 GiB, lists at about $0.09/hour on demand). Set your own with the flag,
+environment variable or config file: the figure only scales the dollar columns."""
+
+ENV_VAR = "GAPBENCH_USD_PER_HOUR"
+
+
+@dataclass(frozen=True)
+class HardwarePrice:
+    usd_per_hour: float
+    source: str
+    """Where the figure came from: 'flag', 'env', a config file path, or 'default'."""
+
+
+def config_paths() -> list[Path]:
+    return [Path("gapbench.toml"), Path.home() / ".config" / "gapbench" / "config.toml"]
+
+
+def _check(value: float, where: str) -> float:
+    if value < 0 or value != value:  # NaN never equals itself
+        raise UsageError(f"The hardware price from {where} must be a non-negative number.")
+    return value
+
+
+def hardware_price(flag: float | None = None, paths: Sequence[Path] | None = None) -> HardwarePrice:
+    """The $/hour to charge local generation time, with where it came from."""
+    if flag is not None:
+        return HardwarePrice(_check(flag, "--usd-per-hour"), "flag")
+    raw = os.environ.get(ENV_VAR)
+    if raw:
+        try:
+            return HardwarePrice(_check(float(raw), ENV_VAR), "env")
+        except ValueError:
+            raise UsageError(
+                f"{ENV_VAR} must be a number of dollars per hour, not '{raw}'."
+            ) from None
+    for path in config_paths() if paths is None else paths:
+        if not path.is_file():
+            continue
+        try:
+            value = tomllib.loads(path.read_text("utf-8")).get("usd_per_hour")
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path} is not valid TOML ({exc}): fix or remove it.") from None
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise UsageError(f"usd_per_hour in {path} must be a number, not {value!r}.")
+        return HardwarePrice(_check(float(value), str(path)), str(path))
+    return HardwarePrice(DEFAULT_USD_PER_HOUR, "default")
+
+
+@dataclass(frozen=True)
+class TokenPrice:
+    """An API's list price per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+def time_cost(seconds: float, price: HardwarePrice) -> float:
+    """Dollars for `seconds` of the machine."""
+    return seconds * price.usd_per_hour / 3600
+
+
+def token_cost(prompt_tokens: int, completion_tokens: int, price: TokenPrice) -> float:
+    """Dollars for one request's reported usage."""
+    return (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok) / 1e6
+
+
+def pareto_frontier(points: Sequence[tuple[str, float, float]]) -> set[str]:
+    """Names on the quality-vs-cost frontier of (name, quality, cost) points: no other point has
+    quality at least as high and cost at least as low, with one of the two strictly better."""
+    frontier = set()
+    for name, quality, cost in points:
+        dominated = any(
+            q >= quality and c <= cost and (q > quality or c < cost)
+            for other, q, c in points
+            if other != name
+        )
+        if not dominated:
+            frontier.add(name)
+    return frontier
