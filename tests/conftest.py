@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from tests.helpers import CliInvoke
+
+# As gapbench's llama.cpp backend does: tests that load llama_cpp directly must not spin-wait
+# (see backends/llamacpp.py). Set before any test imports llama_cpp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from gapbench.cli.main import main
 

@@ -13,6 +13,7 @@ and stay as they are; `_decode_one` is the part a continuous-batching scheduler 
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ from gapbench.errors import ModelFileError
 if TYPE_CHECKING:
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.types import ModelSpec
+
+# llama.cpp's OpenMP threads spin while they wait for each other by default. With as many
+# threads as cores, any other busy process (a second run, a test, the OS) stalls them: measured on
+# 2 cores, decoding fell up to 30x. Passive waiting costs little when the machine is idle. Must be
+# set before llama_cpp loads its library; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # ctypes callbacks must outlive their registration or llama.cpp calls freed memory.
 _SILENT_LOG_CALLBACK: Any = None

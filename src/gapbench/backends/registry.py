@@ -38,6 +38,8 @@ class BackendOptions:
     seed: int = 0
     verbose: bool = False
     """Let the engine print its own logs (llama.cpp load messages) to stderr."""
+    concurrency: int | None = None
+    """Requests in flight at once for HTTP backends; None -> the model's catalog value or 16."""
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -46,6 +48,8 @@ class BackendOptions:
             raise UsageError(f"batch size must be at least 1 (got {self.batch_size}).")
         if self.n_ctx is not None and self.n_ctx < 16:
             raise UsageError(f"context size must be at least 16 tokens (got {self.n_ctx}).")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1 (got {self.concurrency}).")
 
     def resolved_threads(self) -> int:
         """Threads to use: the explicit value, else one per physical core."""
@@ -75,6 +79,11 @@ _BACKENDS: dict[str, _Entry] = {
         requires=("llama_cpp",),
         install_hint="llama.cpp backend needs llama-cpp-python: pip install 'gapbench[llama]'",
     ),
+    "openai": _Entry(
+        "gapbench.backends.openai_http:create",
+        requires=("httpx",),
+        install_hint="the OpenAI-compatible HTTP backend needs httpx: pip install 'gapbench[api]'",
+    ),
     "scripted": _Entry("gapbench.backends.scripted:create"),
 }
 
@@ -93,13 +102,15 @@ def _factory(name: str) -> BackendFactory:
             f"Unknown backend '{name}'; known backends: {', '.join(available_backends())}."
             + closest(name, available_backends())
         )
+    # The backend's own module first: it imports its engine lazily, and may need to set up the
+    # environment before the engine loads (llama.cpp reads OMP_WAIT_POLICY once, at load).
+    module_name, _, attr = entry.target.partition(":")
+    module = importlib.import_module(module_name)
     for package in entry.requires:
         try:
             importlib.import_module(package)
         except ImportError as exc:
             raise BackendError(entry.install_hint or f"backend '{name}' needs {package}") from exc
-    module_name, _, attr = entry.target.partition(":")
-    module = importlib.import_module(module_name)
     return cast(BackendFactory, getattr(module, attr))
 
 

@@ -126,10 +126,33 @@ def _pick(pool: list[str], key: float) -> str:
     return pool[int(key * len(pool))]
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LAST_INT = re.compile(r"\d+(?!.*\d)", re.DOTALL)
+
+
+def _shift_structured(ref: str, by: int) -> str | None:
+    """Answers with numbers inside: an ISO date moves `by` days, a CJK numeral grows by `by`,
+    and a list or era year ('[3, 1]', '平成31年') gets its last integer raised; JSON objects
+    (instruction tasks) and plain words return None."""
+    import datetime as dt
+
+    from gapbench.scoring.numbers import parse_number, to_chinese_numeral
+
+    if _ISO_DATE.fullmatch(ref):
+        return (dt.date.fromisoformat(ref) + dt.timedelta(days=by)).isoformat()
+    value = parse_number(ref)
+    if value is not None and value.denominator == 1 and 0 <= value < 10**12 - by:
+        return to_chinese_numeral(int(value) + by)
+    if ref.startswith("{") or not _LAST_INT.search(ref):
+        return None
+    return _LAST_INT.sub(lambda m: str(int(m.group()) + by), ref, count=1)
+
+
 def wrong_answer(reference: str, question: str, key: float) -> str:
     """A plausible answer that differs from `reference`, chosen deterministically by `key` in [0,1).
 
-    Numbers get reference + 1..9; yes/no-style answers their opposite; names another name from
+    Numbers get reference + 1..9 (dates that many days, lists and era years their last integer);
+    yes/no-style answers their opposite; names another name from
     the question; other words another word of the question (for unspaced scripts such as Chinese,
     another span of the same length).
     """
@@ -137,6 +160,9 @@ def wrong_answer(reference: str, question: str, key: float) -> str:
     number = _parse_number(ref)
     if number is not None:
         return _format_like(number + 1 + int(key * 9), ref)
+    shifted = _shift_structured(ref, 1 + int(key * 9))
+    if shifted is not None:
+        return shifted
     opposite = _OPPOSITES.get(ref.lower())
     if opposite is not None:
         return opposite.capitalize() if ref[:1].isupper() else opposite

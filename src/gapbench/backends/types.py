@@ -86,6 +86,11 @@ class Generation:
     error: str | None = None
     reasoning: str | None = None
     """Reasoning kept apart from the answer (e.g. a <think> block or an API's reasoning_content)."""
+    reasoning_tokens: int | None = None
+    """Completion tokens spent on reasoning, when the engine reports them (an API's
+    usage.completion_tokens_details.reasoning_tokens); None when unknown."""
+    retries: int = 0
+    """Attempts beyond the first that this request needed (HTTP backends retry 429s, 5xx...)."""
 
 
 @dataclass(frozen=True)

@@ -36,23 +36,31 @@ def list_models() -> list[ModelSpec]:
 
 
 def resolve_model(ref: str) -> ModelSpec:
-    """Turn a catalog id, a .gguf path or 'scripted:<name>[?k=v&...]' into a ModelSpec."""
+    """Turn a catalog id, a .gguf path, 'scripted:<name>[?k=v&...]', a provider model
+    ('deepseek/deepseek-chat') or 'openai:URL#model' into a ModelSpec."""
+    from gapbench.catalog import providers
+
     ref = ref.strip()
     if ref.startswith(SCRIPTED_PREFIX):
         return _scripted_spec(ref)
+    if ref.startswith(providers.OPENAI_PREFIX):
+        return providers.openai_spec(ref)
     if ref.lower().endswith(".gguf"):
         return _local_spec(Path(ref).expanduser())
     catalog = load_catalog()
     spec = catalog.get(ref) or catalog.get(ref.lower())
     if spec is not None:
         return spec
+    api_spec = providers.provider_spec(ref)
+    if api_spec is not None:
+        return api_spec
     path = Path(ref).expanduser()
     if ("/" in ref or "\\" in ref) and path.is_file():
         raise UsageError(
             f"{ref} is not a .gguf file: gapbench runs local models from GGUF files only."
         )
     raise UsageError(
-        f"Unknown model {ref!r}.{closest(ref, list(catalog))} "
+        f"Unknown model {ref!r}.{closest(ref, [*catalog, *providers.provider_model_ids()])} "
         "Run `gapbench models list` to see all."
     )
 

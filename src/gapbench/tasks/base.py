@@ -8,7 +8,7 @@ from typing import Literal, Protocol, runtime_checkable
 Difficulty = Literal["easy", "medium", "hard"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
 TaskKind = Literal["fresh", "fixed"]
-"""'fresh': instances are generated, so a run can draw ones no model has seen; 'fixed': a dataset."""
+"""'fresh': generated, so a run can draw instances no model has seen; 'fixed': a dataset."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from gapbench.scoring.extract import grade_number
 from gapbench.scoring.numbers import to_chinese_numeral
 from gapbench.tasks.arith import LEVELS, Theme, plan, render_steps, result, worked_steps
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, TaskKind, FewShotExample, Instance, Score
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 CHINESE_NUMERAL_SHARE = 0.3

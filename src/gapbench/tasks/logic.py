@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gapbench.scoring.extract import grade_choice
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, TaskKind, FewShotExample, Instance, Score
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 NAMES = (

@@ -1,15 +1,30 @@
-"""Named groups of tasks, and turning --task/--suite options into task objects."""
+"""Named groups of tasks, and turning --task/--suite options into task objects.
+
+Besides `quick` (the demo's three families) and `full` (everything registered), there is one suite
+per task area ('math', 'logic', 'cjk', 'instruct', 'code', ...), derived from the registry so that
+a new family joins its area's suite without a second list to keep in sync.
+"""
 
 from __future__ import annotations
 
 from gapbench.errors import UsageError, closest
 from gapbench.tasks.base import Task
-from gapbench.tasks.registry import get_task
+from gapbench.tasks.registry import TASKS, get_task
 
 DEFAULT_SUITE = "quick"
 
+
+def _area_suites() -> dict[str, tuple[str, ...]]:
+    areas: dict[str, list[str]] = {}
+    for task in TASKS.values():
+        areas.setdefault(task.area, []).append(task.name)
+    return {area: tuple(names) for area, names in areas.items()}
+
+
 SUITES: dict[str, tuple[str, ...]] = {
     "quick": ("arith", "logic", "zh_arith"),
+    **_area_suites(),
+    "full": tuple(TASKS),
 }
 
 

@@ -1,0 +1,160 @@
+"""Reading OpenAI-style answers: Server-Sent Events framing and the chunks of a streamed chat or
+text completion, accumulated into one answer. No I/O: the HTTP backend feeds lines in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gapbench.backends.http_retry import AttemptFailed
+
+DONE = "[DONE]"
+
+
+class SseDecoder:
+    """Turns the lines of an event stream into the data of each event (WHATWG SSE framing:
+    'data:' lines joined by newlines, an event ends at a blank line; comments and other fields
+    are ignored)."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> list[str]:
+        """One line without its newline; returns the data of any event it completes."""
+        if not line:
+            return self.flush()
+        if line.startswith(":"):
+            return []
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return []
+
+    def flush(self) -> list[str]:
+        """The pending event at end of stream (some servers omit the final blank line)."""
+        if not self._data:
+            return []
+        data, self._data = "\n".join(self._data), []
+        return [data]
+
+
+def parse_json(data: str | bytes, where: str) -> dict[str, Any]:
+    """A JSON object, or a retryable failure naming where the bad JSON came from."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise AttemptFailed(f"malformed JSON in the {where}", retryable=True) from None
+    if not isinstance(value, dict):
+        raise AttemptFailed(f"the {where} is JSON but not an object", retryable=True)
+    return value
+
+
+def error_message(payload: dict[str, Any]) -> str | None:
+    """The message of an OpenAI-style {"error": {...}} payload, if it is one."""
+    error = payload.get("error")
+    if error is None:
+        return None
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("type") or error)
+    return str(error)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class Answer:
+    """An answer being assembled, from one full response or from stream chunks."""
+
+    text_parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    first_token_at: float | None = None
+    token_chunks: int = 0
+    """Chunks that carried text: the completion-token count when the server sends no usage."""
+    saw_choice: bool = False
+    done: bool = False
+    """The stream ended with [DONE]."""
+
+    def add_choice(self, choice: dict[str, Any], now: float | None) -> None:
+        """Add a choice of a full response ('message'/'text') or of a chunk ('delta'/'text')."""
+        self.saw_choice = True
+        part = choice.get("delta") or choice.get("message")
+        if isinstance(part, dict):
+            text = _text(part.get("content"))
+            # DeepSeek and most Chinese APIs name it reasoning_content; vLLM's newer parsers and
+            # OpenRouter say reasoning.
+            reasoning = _text(part.get("reasoning_content")) or _text(part.get("reasoning"))
+        else:
+            text, reasoning = _text(choice.get("text")), ""
+        if text or reasoning:
+            self.token_chunks += 1
+            if self.first_token_at is None and now is not None:
+                self.first_token_at = now
+        if text:
+            self.text_parts.append(text)
+        if reasoning:
+            self.reasoning_parts.append(reasoning)
+        if choice.get("finish_reason"):
+            self.finish_reason = str(choice["finish_reason"])
+
+    def add_chunk(self, payload: dict[str, Any], now: float) -> None:
+        """Add one streamed chunk (already parsed JSON)."""
+        message = error_message(payload)
+        if message is not None:
+            raise AttemptFailed(f"the server sent an error mid-stream: {message}", retryable=True)
+        choices = payload.get("choices") or []
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            self.add_choice(choices[0], now)
+        if isinstance(payload.get("usage"), dict):
+            self.usage = payload["usage"]
+
+    def check_stream_complete(self) -> None:
+        """Fail (retryably) a stream that was cut short or carried no answer."""
+        if not self.saw_choice:
+            raise AttemptFailed("the stream carried no choices", retryable=True)
+        if not self.done and self.finish_reason is None:
+            raise AttemptFailed("the stream ended before the answer was complete", retryable=True)
+
+    @classmethod
+    def from_response(cls, payload: dict[str, Any]) -> Answer:
+        """Read a complete (non-streamed) response."""
+        message = error_message(payload)
+        choices = payload.get("choices")
+        if message is not None and not choices:
+            raise AttemptFailed(f"the server answered with an error: {message}", retryable=True)
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise AttemptFailed("the response had no choices", retryable=True)
+        answer = cls()
+        answer.add_choice(choices[0], None)
+        if isinstance(payload.get("usage"), dict):
+            answer.usage = payload["usage"]
+        answer.finish_reason = answer.finish_reason or "stop"
+        return answer
+
+    # --- results
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    @property
+    def reasoning(self) -> str | None:
+        return "".join(self.reasoning_parts) or None
+
+    def token_counts(self) -> tuple[int, int, int | None]:
+        """(prompt, completion, reasoning) tokens from usage; completion falls back to the number
+        of text-bearing chunks (one token each on llama.cpp and vLLM) when usage is missing."""
+        usage = self.usage or {}
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens")
+        details = usage.get("completion_tokens_details")
+        reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        return (
+            prompt if isinstance(prompt, int) else 0,
+            completion if isinstance(completion, int) else self.token_chunks,
+            reasoning if isinstance(reasoning, int) else None,
+        )

@@ -1,0 +1,6 @@
+# expect: forbidden
+# levels: namespaces
+import os
+
+os.setuid(0)
+os.chmod("/etc/passwd", 0o666)

@@ -1,0 +1,4 @@
+# expect: error, forbidden
+import ctypes
+
+ctypes.string_at(0)

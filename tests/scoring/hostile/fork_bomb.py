@@ -1,0 +1,5 @@
+# expect: forbidden, timeout
+import os
+
+while True:
+    os.fork()

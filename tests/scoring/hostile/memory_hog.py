@@ -1,0 +1,4 @@
+# expect: memory
+hog = []
+while True:
+    hog.append(bytearray(50 * 1024 * 1024))

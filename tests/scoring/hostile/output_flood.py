@@ -1,0 +1,5 @@
+# expect: output-limit
+import sys
+
+while True:
+    sys.stdout.write("flood " * 1000 + "\n")
