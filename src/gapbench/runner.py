@@ -63,7 +63,6 @@ class PlannedSample:
 @dataclass(frozen=True)
 class ModelPlan:
     model: ModelSpec
-    sampling: SamplingParams
     prompt_style: str
     total: int
     todo: list[PlannedSample]
@@ -106,13 +105,13 @@ BackendFactory = Callable[[ModelSpec], tuple[Backend, Path | None]]
 """Loads a model: returns the backend and the model file it runs (None for non-file backends)."""
 
 
-def sampling_for(model: ModelSpec, config: RunConfig) -> tuple[SamplingParams, str]:
-    """Generation settings and prompt style for one model: base models need stop strings so a
-    few-shot completion ends after one answer."""
-    from gapbench.tasks.prompts import COMPLETION_STOP
+def sampling_for(model: ModelSpec, task: Task, config: RunConfig) -> tuple[SamplingParams, str]:
+    """Generation settings and prompt style for one model on one task: base models need stop
+    strings so a few-shot completion ends after one answer."""
+    from gapbench.tasks.prompts import completion_stop
 
     if model.kind == "base":
-        stop: tuple[str, ...] = COMPLETION_STOP
+        stop: tuple[str, ...] = completion_stop(task)
         style = f"fewshot-{config.fewshot_k}"
     else:
         stop, style = (), "chat"
@@ -129,11 +128,11 @@ def plan_model(model: ModelSpec, config: RunConfig, store: Store) -> ModelPlan:
     """Every sample this model should have, minus those already stored successfully."""
     from gapbench.tasks.prompts import chat_messages, completion_prompt, request_id
 
-    sampling, style = sampling_for(model, config)
-    shash = settings_hash(sampling.as_dict(), style)
     todo: list[PlannedSample] = []
     total = 0
     for task in config.tasks:
+        sampling, style = sampling_for(model, task, config)
+        shash = settings_hash(sampling.as_dict(), style)
         done = store.done_indices(
             model.id, task.name, task.version, config.seed, config.difficulty, shash
         )
@@ -163,7 +162,8 @@ def plan_model(model: ModelSpec, config: RunConfig, store: Store) -> ModelPlan:
                 settings_hash=shash,
             )
             todo.append(PlannedSample(key, task, instance, request, prompt_text))
-    return ModelPlan(model, sampling, style, total, todo)
+    style = "chat" if model.kind == "instruct" else f"fewshot-{config.fewshot_k}"
+    return ModelPlan(model, style, total, todo)
 
 
 def score_generation(planned: PlannedSample, generation: Generation, run_id: int) -> SampleRecord:
@@ -194,6 +194,22 @@ def score_generation(planned: PlannedSample, generation: Generation, run_id: int
     )
 
 
+def _run_settings(plan: ModelPlan) -> dict[str, object]:
+    """The generation settings of a run, as provenance. Stop strings can differ by task (base
+    models stop at the next question, or at the next function for HumanEval): all are listed."""
+    first = plan.todo[0].request.sampling.as_dict()
+    stops = {p.task.name: list(p.request.sampling.stop) for p in plan.todo}
+    settings: dict[str, object] = {**first, "prompt_style": plan.prompt_style}
+    if len({tuple(stop) for stop in stops.values()}) > 1:
+        settings["stop"] = stops
+    if any(p.task.area == "code" for p in plan.todo):
+        from gapbench.scoring.sandbox import isolation_level
+
+        isolation = isolation_level()
+        settings["sandbox"] = {"level": isolation.level, "warning": isolation.warning}
+    return settings
+
+
 def _run_info(plan: ModelPlan, backend: Backend, command: str) -> RunInfo:
     """Provenance of a run: versions, weights, settings, and the machine."""
     info = backend.info()
@@ -203,7 +219,7 @@ def _run_info(plan: ModelPlan, backend: Backend, command: str) -> RunInfo:
         model_sha256=info.model_sha256,
         backend=info.backend,
         engine_version=info.engine_version,
-        sampling={**plan.sampling.as_dict(), "prompt_style": plan.prompt_style},
+        sampling=_run_settings(plan),
         settings_hash=plan.todo[0].key.settings_hash,
         threads=info.threads,
         batch_size=info.batch_size,

@@ -395,10 +395,10 @@ def test_cli_run_with_faults_accounts_for_every_sample_and_resumes(
     cli: CliInvoke, db: Path
 ) -> None:
     answers, right = _task_answers(200)
-    server = FaultServer(fault_rate=0.3, seed=3, slow_s=1.0, answer=lambda b: answers[prompt_of(b)])
+    server = FaultServer(fault_rate=0.3, seed=3, slow_s=2.0, answer=lambda b: answers[prompt_of(b)])
     with server:
         ref = f"openai:{server.url}#fake"
-        opts = "?timeout=0.3&backoff=0.01&retries=1"  # few retries, so some samples fail
+        opts = "?timeout=1&backoff=0.01&retries=1"  # few retries, so some samples fail
         args = ["run", "--model", ref + opts, "--task", "arith", "--n", "200", "--db", str(db)]
         first = cli(*args)
         assert first.exit_code == 0, first.output
@@ -409,7 +409,7 @@ def test_cli_run_with_faults_accounts_for_every_sample_and_resumes(
         for index, correct, error in rows:
             assert bool(correct) == (error is None and index in right)  # scored independently
         seen_before = len(server.log)
-        second = cli(*args[:2], ref + "?timeout=0.3&backoff=0.01&retries=8", *args[3:])
+        second = cli(*args[:2], ref + "?timeout=1&backoff=0.01&retries=8", *args[3:])
         assert second.exit_code == 0, second.output
         rerun_prompts = {prompt_of(r.body) for r in server.log[seen_before:]}
     prompts_by_index = {i: p for i, p in enumerate(answers)}

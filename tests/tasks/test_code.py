@@ -146,3 +146,16 @@ def test_a_candidate_that_exits_early_does_not_pass() -> None:
     assert not score.correct
     guarded = f"```python\nimport sys\n{reference}if __name__ == '__main__':\n    sys.exit(1)\n```"
     assert TASK.score(instance, guarded).correct
+
+
+def test_reference_output_scores_correct_and_a_missing_reference_only_extracts() -> None:
+    instance = TASK.instance(6, 0, "hard")
+    assert TASK.score(instance, TASK.reference_output(instance)).correct
+    example = TASK.fewshot(6, "hard", 1)[0]
+    blank = type(instance)("code_gen", "1", 0, 0, "hard", example.question, "")
+    checked = TASK.score(blank, example.solution)
+    assert (checked.correct, checked.extraction_ok, checked.method) == (
+        False,
+        True,
+        "fenced:no-reference",
+    )

@@ -141,3 +141,9 @@ def test_a_missing_package_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(importlib.resources, "files", no_package)
     with pytest.raises(UsageError, match="pip install 'gapbench\\[humaneval\\]'"):
         humaneval.load_problems.__wrapped__()
+
+
+def test_reference_output_is_the_canonical_completion() -> None:
+    instance = TASK.instance(0, 9)
+    assert TASK.reference_output(instance) == PROBLEMS[9].canonical_solution
+    assert TASK.score(instance, TASK.reference_output(instance)).correct

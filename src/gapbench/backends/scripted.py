@@ -83,6 +83,10 @@ class ScriptedBehaviour:
             raise UsageError(f"delay of '{ref}' must not be negative.")
 
 
+WRONG_CODE_TEXT = "```python\nraise NotImplementedError('scripted wrong answer')\n```"
+"""A wrong answer to a code task: code that runs and fails every test."""
+
+
 def _unit_hash(*parts: str) -> float:
     """A uniform number in [0, 1) from the parts; stable across processes (unlike hash())."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
@@ -221,10 +225,16 @@ class ScriptedBackend:
         instance = task.instance(seed, index, difficulty)
         b = self.behaviour
         roll = _unit_hash(b.name, request_id)
+        # Tasks whose answer is not a line of text (code) say what a right output looks like.
+        reference_output = getattr(task, "reference_output", None)
         if roll < b.accuracy:
+            if callable(reference_output):
+                return str(reference_output(instance))
             return f"Let me think. I worked it out step by step. Answer: {instance.answer}"
         if roll < b.accuracy + b.noanswer:
             return NO_ANSWER_TEXT
+        if callable(reference_output):
+            return WRONG_CODE_TEXT
         wrong = wrong_answer(
             instance.answer, instance.question, _unit_hash(b.name, request_id, "w")
         )

@@ -1,4 +1,4 @@
-"""The sandbox's launcher, run inside the sandboxed process tree as `python -I -S isolation.py CONFIG`.
+"""The sandbox launcher, run inside the sandboxed tree as `python -I -S isolation.py CONFIG`.
 
 It must work as a standalone script (stdlib only, no gapbench imports) because `-I` keeps the
 package off sys.path. sandbox.py starts it in a new session; from there:

@@ -321,6 +321,10 @@ class CodeGenTask:
             examples.append(FewShotExample(question, f"```python\n{reference}```"))
         return examples
 
+    def reference_output(self, instance: Instance) -> str:
+        """An ideal chat answer: the reference solution in a code block."""
+        return f"```python\n{json.loads(instance.answer)['reference']}```"
+
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the extracted function passes every hidden test in the sandbox."""
         from gapbench.scoring.sandbox import run_program
@@ -328,7 +332,10 @@ class CodeGenTask:
         got = extract_code(output, "f")
         if got.code is None:
             return Score(False, None, False, NONE)
+        try:
+            tests = json.loads(instance.answer)["tests"]
+        except (ValueError, KeyError, TypeError):  # e.g. a few-shot example checked for format only
+            return Score(False, got.code, True, f"{got.method}:no-reference")
         marker = f"ALL-TESTS-PASSED-{uuid.uuid4().hex}"
-        tests = json.loads(instance.answer)["tests"]
         result = run_program(harness(got.code, tests, marker), success_marker=marker)
         return Score(result.passed, got.code, True, f"{got.method}:{result.status}")

@@ -153,6 +153,10 @@ class HumanEvalTask:
         """None: HumanEval is evaluated zero-shot."""
         return []
 
+    def reference_output(self, instance: Instance) -> str:
+        """An ideal base-model answer: the canonical body that continues the prompt."""
+        return instance.answer
+
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the problem's check() passes on the candidate in the sandbox."""
         return self.score_many([(instance, output)])[0]

@@ -24,8 +24,12 @@ def completion_prompt(task: Task, instance: Instance, k: int = 3) -> str:
     """k worked examples, then the question and an open 'Solution:' for the model to continue.
 
     Examples come from the task's few-shot stream for this seed and level, which never overlaps the
-    evaluated instances. A zero k gives the bare question.
+    evaluated instances. A zero k gives the bare question. A task whose format is not question and
+    solution (HumanEval continues a function body) supplies its own `completion_prompt`.
     """
+    own = getattr(task, "completion_prompt", None)
+    if callable(own):
+        return str(own(instance, k))
     question_label, solution_label = _LABELS.get(task.language, _LABELS["en"])
     # The English solution label is followed by a space in the examples but not at the end, so a
     # model's continuation starts with its own whitespace, as in pretraining text.
@@ -35,6 +39,13 @@ def completion_prompt(task: Task, instance: Instance, k: int = 3) -> str:
     ]
     blocks.append(f"{question_label}{instance.question}\n{solution_label}")
     return "".join(blocks)
+
+
+def completion_stop(task: Task) -> tuple[str, ...]:
+    """Stop strings that end a base model's completion after one answer: the task's own, if it
+    defines them, else the question-and-solution format's."""
+    own = getattr(task, "completion_stop", None)
+    return tuple(own) if own else COMPLETION_STOP
 
 
 def _gap(task: Task) -> str:
