@@ -81,7 +81,9 @@ async def raw_client(url: str, n: int, concurrency: int) -> tuple[float, list[fl
     return time.perf_counter() - start, latencies
 
 
-def backend_run(url: str, n: int, concurrency: int, stream: bool) -> tuple[float, float, list[float]]:
+def backend_run(
+    url: str, n: int, concurrency: int, stream: bool
+) -> tuple[float, float, list[float]]:
     """(wall seconds, client CPU seconds, latencies) for n requests through the backend."""
     spec = resolve_model(f"openai:{url}#fake?stream={str(stream).lower()}")
     backend = load_backend(spec, None, BackendOptions(concurrency=concurrency))
@@ -116,7 +118,9 @@ def main() -> None:
     proc, url = start_server(args.delay)
     try:
         asyncio.run(raw_client(url, c * 2, c))  # warm up
+        raw_cpu = time.process_time()
         raw_wall, raw_latencies = asyncio.run(raw_client(url, n, c))
+        raw_cpu = time.process_time() - raw_cpu
         raw_mean = statistics.mean(raw_latencies)
         capacity = n / raw_wall
         print(f"server delay {args.delay * 1000:.0f} ms, concurrency {c}, {n} requests")
@@ -124,6 +128,7 @@ def main() -> None:
         print(
             f"  raw-socket client (measured capacity)  {capacity:8.1f} req/s"
             f"   mean latency {raw_mean * 1000:6.2f} ms"
+            f"   client CPU {raw_cpu / n * 1000:5.2f} ms/request"
         )
         for stream in (False, True):
             wall, cpu, latencies = backend_run(url, n, c, stream)

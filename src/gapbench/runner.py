@@ -191,6 +191,8 @@ def score_generation(planned: PlannedSample, generation: Generation, run_id: int
         latency_s=generation.timing.latency_s,
         error=generation.error,
         created_at=0.0,
+        reasoning_tokens=generation.reasoning_tokens,
+        retries=generation.retries,
     )
 
 

@@ -16,7 +16,7 @@ from gapbench.backends.base import Backend
 from gapbench.backends.scripted import ScriptedBackend, ScriptedBehaviour, wrong_answer
 from gapbench.backends.types import ChatMessage, Generation, GenerationRequest, SamplingParams
 from gapbench.errors import UsageError
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Score, Task
+from gapbench.tasks.base import Difficulty, Instance, Score, Task
 
 NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah"]
 
@@ -244,8 +244,10 @@ def _real_requests(per_level: int = 40) -> list[tuple[Task, Instance, Generation
 
     out: list[tuple[Task, Instance, GenerationRequest]] = []
     for task in list_tasks():
-        for level in DIFFICULTIES:
-            for index in range(per_level):
+        # Code answers are scored by running them in the sandbox: a few per level are enough.
+        count = 3 if task.area == "code" else per_level
+        for level in task.levels:
+            for index in range(count):
                 inst = task.instance(11, index, level)
                 req = GenerationRequest(
                     request_id=request_id(inst),
@@ -275,8 +277,16 @@ def test_real_tasks_wrong_answers_score_wrong_but_extracted(real_tasks: None) ->
 
 
 def test_real_tasks_no_answer_is_an_extraction_failure(real_tasks: None) -> None:
+
     scores = _scores("scripted:x?accuracy=0&noanswer=1")
-    assert not any(s.extraction_ok or s.correct for s in scores)
+    assert not any(s.correct for s in scores)
+    # HumanEval reads prose as a base model's continuation of the function (it runs and fails),
+    # so "no answer" is an extraction failure everywhere except there.
+    items = _real_requests()
+    readable = [
+        s for (task, _, _), s in zip(items, scores, strict=True) if task.name != "humaneval"
+    ]
+    assert readable and not any(s.extraction_ok for s in readable)
 
 
 def test_real_tasks_accuracy_close_to_requested(real_tasks: None) -> None:

@@ -7,10 +7,10 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.boolean import BooleanTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = BooleanTask()
 OPERATORS = {"easy": (2, 3), "medium": (3, 4), "hard": (5, 7)}
@@ -23,9 +23,11 @@ def solve(question: str) -> tuple[bool, int]:
     """(value, number of binary operators) from the question text alone."""
     m = re.fullmatch(r"Let (.+?)\. What is the value of (.+?)\?(?: \(.*\))?", question)
     assert m, question
-    env = {name: int(value == "True") for name, value in re.findall(r"([A-Z]) = (True|False)", m[1])}
+    env = {
+        name: int(value == "True") for name, value in re.findall(r"([A-Z]) = (True|False)", m[1])
+    }
     formula = m[2]
-    python = " ".join(TRANSLATION.get(token, token) for token in formula.split(" "))
+    python = re.sub(r"\b(NOT|AND|OR|XOR|IMPLIES)\b", lambda t: TRANSLATION[t[1]], formula)
     assert set(re.findall(r"[A-Z]+", python)) <= set(env), "every variable is given a value"
     value = eval(python, {"__builtins__": {}}, env)
     binary = len(re.findall(r"\b(AND|OR|XOR|IMPLIES)\b", formula))

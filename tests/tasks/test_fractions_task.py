@@ -9,10 +9,10 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.fractions_task import FractionsTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = FractionsTask()
 OPERATORS = {"easy": 1, "medium": 2, "hard": 3}

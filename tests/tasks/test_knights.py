@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.knights import KnightsTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = KnightsTask()
 PEOPLE = {"easy": 2, "medium": 3, "hard": 4}
@@ -42,7 +42,10 @@ def claim(text: str, speaker: str) -> Claim:
     if m := re.fullmatch(r"(\w+) and (\w+) are different kinds\.", text):
         a, b = who(m[1]), who(m[2])
         return lambda k: k[a] != k[b]
-    if m := re.fullmatch(r"(None|Exactly one|Exactly two|Exactly three|All four) of us (is a knight|are knights)\.", text):
+    if m := re.fullmatch(
+        r"(None|Exactly one|Exactly two|Exactly three|All four) of us (is a knight|are knights)\.",
+        text,
+    ):
         n = COUNTS[m[1]]
         return lambda k: sum(k.values()) == n
     m = re.fullmatch(r"If (\w+) (?:is|am) a knight, then (\w+) (?:is|am) a knight\.", text)
@@ -94,7 +97,7 @@ def test_answers_vary_from_none_to_everyone() -> None:
 QUESTION = (
     "On an island, every inhabitant is either a knight, who always tells the truth, or a knave, "
     'who always lies. You meet Alice, Bruno and Chloe. Alice says: "Bruno is a knave." Bruno '
-    'says: "Alice and Chloe are the same kind." Chloe says: "Exactly two of us are knights." '
+    'says: "Alice and Chloe are different kinds." Chloe says: "Bruno is a knave." '
     "Which of them are knights?"
 )
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.linear import LinearTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = LinearTask()
 RANGE = range(-60, 61)

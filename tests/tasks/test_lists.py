@@ -8,10 +8,10 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.lists import ListsTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = ListsTask()
 STEPS = {"easy": (2, 2), "medium": (3, 4), "hard": (5, 6)}
@@ -24,9 +24,9 @@ def apply(step: str, xs: list[int]) -> list[int]:
     if step.startswith("sort it in"):
         return sorted(xs, reverse="descending" in step)
     if m := re.fullmatch(r"append (\d+) to the end", step):
-        return xs + [int(m[1])]
+        return [*xs, int(m[1])]
     if m := re.fullmatch(r"insert (\d+) at the beginning", step):
-        return [int(m[1])] + xs
+        return [int(m[1]), *xs]
     if m := re.fullmatch(r"remove the first occurrence of (-?\d+)", step):
         i = xs.index(int(m[1]))
         return xs[:i] + xs[i + 1 :]
@@ -45,7 +45,7 @@ def apply(step: str, xs: list[int]) -> list[int]:
         k = int(m[1])
         return xs[k:] + xs[:k]
     if step == "swap the first and last elements":
-        return [xs[-1]] + xs[1:-1] + [xs[0]] if len(xs) > 1 else xs
+        return [xs[-1], *xs[1:-1], xs[0]] if len(xs) > 1 else xs
     assert step == "remove duplicates, keeping the first occurrence of each value", step
     seen: list[int] = []
     for x in xs:

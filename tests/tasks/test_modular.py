@@ -7,10 +7,10 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.modular import ModularTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = ModularTask()
 
@@ -23,7 +23,8 @@ def solve(question: str) -> int:
     if m := re.fullmatch(r"What is \((\d+) × (\d+) \+ (\d+)\) mod (\d+)\?", question):
         return (int(m[1]) * int(m[2]) + int(m[3])) % int(m[4])
     if m := re.fullmatch(r"What is (\d+)\^(\d+) mod (\d+)\?", question):
-        return int(m[1]) ** int(m[2]) % int(m[3])  # the slow way on purpose: independent of pow
+        value: int = int(m[1]) ** int(m[2]) % int(m[3])  # the slow way: independent of pow
+        return value
     m = re.fullmatch(
         r"Find the integer x with 0 ≤ x < (\d+) such that (\d+)x ≡ (\d+) \(mod (\d+)\)\.", question
     )

@@ -9,10 +9,10 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tasks.library_helpers import batch, reply
 
 from gapbench.tasks.base import DIFFICULTIES, Difficulty
 from gapbench.tasks.percent import PercentTask
-from tests.tasks.library_helpers import batch, reply
 
 TASK = PercentTask()
 
@@ -85,7 +85,9 @@ def test_answers_match_the_text(difficulty: Difficulty) -> None:
 def test_no_decrease_reaches_zero_and_growth_matches_direction() -> None:
     for difficulty in ("medium", "hard"):
         for inst in batch("percent", difficulty):
-            m = re.search(r"had ([\d,]+) .* it has ([\d,]+)\. .* (increase|decrease)\?", inst.question)
+            m = re.search(
+                r"had ([\d,]+) .* it has ([\d,]+)\. .* (increase|decrease)\?", inst.question
+            )
             if m:
                 start, end = _n(m[1]), _n(m[2])
                 assert (end > start) == (m[3] == "increase") and end > 0

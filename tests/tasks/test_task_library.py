@@ -7,14 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from gapbench.backends.scripted import wrong_answer
+from tests.helpers import CliInvoke
+from tests.tasks.library_helpers import MIN_DISTINCT, batch, reply
+
+from gapbench.backends.scripted import NO_ANSWER_TEXT, wrong_answer
 from gapbench.errors import UsageError
 from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Task
 from gapbench.tasks.prompts import completion_prompt
 from gapbench.tasks.registry import TASKS, check_level, get_task
 from gapbench.tasks.suites import SUITES, get_suite
-from tests.helpers import CliInvoke
-from tests.tasks.library_helpers import MIN_DISTINCT, batch, reply
 
 FAMILIES = (
     "fractions", "percent", "modular", "linear", "knights", "boolean", "lists", "ja_arith",
@@ -71,7 +72,9 @@ def test_the_reference_scores_correct_and_scripted_wrong_answers_do_not(
         right = task.score(inst, reply(inst.answer))
         assert right.correct and right.extraction_ok, (inst.question, inst.answer, right)
         wrong = wrong_answer(inst.answer, inst.question, (i % 10) / 10 + 0.05)
-        assert not task.score(inst, reply(wrong)).correct, (inst.question, inst.answer, wrong)
+        graded = task.score(inst, reply(wrong))
+        # Wrong but readable: the scripted model's wrong answers must not pose as missing ones.
+        assert graded.extraction_ok and not graded.correct, (inst.question, inst.answer, wrong)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -98,8 +101,9 @@ def test_fewshot_examples_are_disjoint_worked_and_readable(name: str) -> None:
 def test_empty_and_evasive_outputs_fail_extraction(name: str) -> None:
     task = get_task(name)
     inst = task.instance(0, 0, "medium")
-    assert not task.score(inst, "").extraction_ok
-    assert not task.score(inst, "").correct
+    for evasive in ("", NO_ANSWER_TEXT):
+        assert not task.score(inst, evasive).extraction_ok
+        assert not task.score(inst, evasive).correct
     assert not task.score(inst, "<think>Answer: " + inst.answer + "</think>").correct
 
 

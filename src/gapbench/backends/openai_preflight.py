@@ -15,7 +15,7 @@ from gapbench.errors import BackendError, UsageError
 if TYPE_CHECKING:
     import httpx
 
-    from gapbench.backends.openai_http import EndpointConfig
+    from gapbench.backends.openai_config import EndpointConfig
 
 PREFLIGHT_TIMEOUT_S = 10.0
 
@@ -28,7 +28,7 @@ def preflight(config: EndpointConfig) -> str:
     """
     import httpx
 
-    from gapbench.backends.openai_http import public_url
+    from gapbench.backends.openai_config import public_url
 
     server = ""
     timeout = httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=min(5.0, PREFLIGHT_TIMEOUT_S))

@@ -113,7 +113,8 @@ def _format_like(value: Fraction, reference: str) -> str:
 
 _OPPOSITES = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
 _WORD = re.compile(r"[^\W\d_]+")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
+# After a full stop, possibly closing or opening a quotation: 'says: "At least ...' starts one.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n][\"”]?\s*[\"“]?)$")
 
 
 def _proper_nouns(question: str) -> list[str]:
@@ -136,18 +137,22 @@ _LAST_INT = re.compile(r"\d+(?!.*\d)", re.DOTALL)
 
 def _shift_structured(ref: str, by: int) -> str | None:
     """Answers with numbers inside: an ISO date moves `by` days, a CJK numeral grows by `by`,
-    and a list or era year ('[3, 1]', '平成31年') gets its last integer raised; JSON objects
-    (instruction tasks) and plain words return None."""
+    a list or era year ('[3, 1]', '平成31年', '令和元年') gets its last integer raised, and a
+    JSON object becomes '{}' (which no generated schema accepts); plain words return None."""
     import datetime as dt
 
     from gapbench.scoring.numbers import parse_number, to_chinese_numeral
 
+    if ref.startswith("{"):
+        return "{}"
+    if "元年" in ref:
+        return ref.replace("元年", f"{1 + by}年")
     if _ISO_DATE.fullmatch(ref):
         return (dt.date.fromisoformat(ref) + dt.timedelta(days=by)).isoformat()
     value = parse_number(ref)
     if value is not None and value.denominator == 1 and 0 <= value < 10**12 - by:
         return to_chinese_numeral(int(value) + by)
-    if ref.startswith("{") or not _LAST_INT.search(ref):
+    if not _LAST_INT.search(ref):
         return None
     return _LAST_INT.sub(lambda m: str(int(m.group()) + by), ref, count=1)
 
@@ -170,8 +175,8 @@ def wrong_answer(reference: str, question: str, key: float) -> str:
     opposite = _OPPOSITES.get(ref.lower())
     if opposite is not None:
         return opposite.capitalize() if ref[:1].isupper() else opposite
-    if ref.istitle():
-        names = [w for w in _proper_nouns(question) if w != ref]
+    if ref.istitle() or ref == "none":  # 'none': an empty set of names, as in knights
+        names = [w for w in _proper_nouns(question) if w != ref and len(w) > 1]
         if names:
             return _pick(names, key)
     words = [w for w in dict.fromkeys(_WORD.findall(question)) if w.casefold() != ref.casefold()]

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gapbench.catalog.types import ApiEndpoint, ModelKind, ModelSpec, TokenPrice
+from gapbench.catalog.types import ApiEndpoint, ApiPrice, ModelKind, ModelSpec
 from gapbench.errors import UsageError, closest
 
 OPENAI_PREFIX = "openai:"
@@ -138,6 +138,17 @@ def list_provider_models() -> list[ModelSpec]:
     return specs
 
 
+def list_prices() -> dict[str, tuple[float, float]]:
+    """(input, output) price per 1M tokens of every listed API model with a verified price, by
+    model id ('provider/model'); currency in each spec's `price.currency`."""
+    prices = {}
+    for spec in list_provider_models():
+        price = spec.price
+        if price and price.input_per_mtok is not None and price.output_per_mtok is not None:
+            prices[spec.id] = (price.input_per_mtok, price.output_per_mtok)
+    return prices
+
+
 def key_status(spec: ModelSpec) -> KeyStatus:
     """Whether the API key a model needs is in the environment ('n/a' for keyless models)."""
     if spec.api is None or spec.api.api_key_env is None:
@@ -195,7 +206,7 @@ def _spec(
     kind = _apply_options(api, options, model.kind, f"{provider.id}/{model.id}")
     has_price = model.price_input_per_mtok is not None or model.price_output_per_mtok is not None
     price = (
-        TokenPrice(
+        ApiPrice(
             input_per_mtok=model.price_input_per_mtok,
             output_per_mtok=model.price_output_per_mtok,
             currency=provider.price_currency,

@@ -82,7 +82,7 @@ class ApiEndpoint(BaseModel):
     """Check the endpoint (GET /models) when the model is loaded, before any sample runs."""
 
 
-class TokenPrice(BaseModel):
+class ApiPrice(BaseModel):
     """Published price of an API model, per million tokens, with where and when it was read."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -126,4 +126,4 @@ class ModelSpec(BaseModel):
     """Provider catalog entry an API model comes from (providers.toml), e.g. 'deepseek'."""
     api: ApiEndpoint | None = None
     """Set for backend 'openai': where and how to call the model."""
-    price: TokenPrice | None = None
+    price: ApiPrice | None = None

@@ -94,16 +94,10 @@ def load_results(
 
 def _token_prices() -> dict[str, TokenPrice]:
     """List prices of the catalog's API models, by model id."""
-    from gapbench.catalog.loader import list_models
+    from gapbench.catalog.providers import list_prices
     from gapbench.perf.cost import TokenPrice
 
-    prices = {}
-    for spec in list_models():
-        price_in = getattr(spec, "price_input_per_mtok", None)
-        price_out = getattr(spec, "price_output_per_mtok", None)
-        if price_in is not None and price_out is not None:
-            prices[spec.id] = TokenPrice(price_in, price_out)
-    return prices
+    return {model: TokenPrice(*price) for model, price in list_prices().items()}
 
 
 def _check_models_known(stored: list[str], wanted: list[str], db_path: str) -> None:

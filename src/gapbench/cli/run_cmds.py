@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.types import ModelSpec
     from gapbench.runner import BackendFactory, RunConfig
-    from gapbench.tasks.base import Difficulty
+    from gapbench.tasks.base import Difficulty, Task
 
 DEMO_SUITE = "quick"
 DEMO_N = 10
@@ -48,6 +48,30 @@ def _model_file(spec: ModelSpec, auto_pull: bool) -> Path | None:
         click.echo(f"Pulling {spec.id} (first use)...", err=True)
         return pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
     return resolve_file(spec)
+
+
+def _check_levels(tasks: list[Task], difficulty: str) -> None:
+    """An explicit level a generated task lacks is a usage error; fixed datasets (HumanEval) have
+    one level and ignore the flag."""
+    from gapbench.tasks.registry import check_level
+
+    for task in tasks:
+        if task.kind == "fresh":
+            check_level(task, difficulty)  # type: ignore[arg-type]  # a click.Choice value
+
+
+def _preflight(models: list[ModelSpec]) -> None:
+    """Fail before anything runs when a later model could not: a missing API key, or a local file
+    that is not a GGUF, would otherwise surface only after the earlier models' runs."""
+    from gapbench.catalog.pull import resolve_file
+
+    for spec in models:
+        if spec.backend == "openai":
+            from gapbench.backends.openai_config import read_api_key
+
+            read_api_key(spec)
+        elif spec.backend == "llamacpp" and spec.local_path is not None:
+            resolve_file(spec)
 
 
 def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> None:
@@ -103,7 +127,19 @@ def _show_results(config: RunConfig, db_path: str, usd_per_hour: float | None) -
 @click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="Default: physical cores."
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Sequences decoded together by a local model (continuous batching).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests in flight per API model (default: the catalog's, else 16).",
+)
 @db_option
 @price_option
 def run(
@@ -116,6 +152,7 @@ def run(
     max_tokens: int,
     threads: int | None,
     batch_size: int,
+    concurrency: int | None,
     db_path: str,
     usd_per_hour: float | None,
 ) -> None:
@@ -126,15 +163,19 @@ def run(
     from gapbench.tasks.suites import resolve_tasks
 
     models = [resolve_model(ref) for ref in model_refs]
+    tasks = resolve_tasks(task, suite)
+    _check_levels(tasks, difficulty)
+    _preflight(models)
     config = RunConfig(
         models=models,
-        tasks=resolve_tasks(task, suite),
+        tasks=tasks,
         n=n,
         seed=seed,
         difficulty=difficulty,  # type: ignore[arg-type]  # click.Choice guarantees the literal
         max_tokens=max_tokens,
     )
-    _execute(config, db_path, BackendOptions(threads=threads, batch_size=batch_size))
+    options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)
+    _execute(config, db_path, options)
     _show_results(config, db_path, usd_per_hour)
 
 

@@ -53,6 +53,11 @@ class ScoreRow:
     """Dollars per million output tokens."""
     peak_rss_mb: float | None
     """Peak resident memory while the model ran (OVERALL rows; None on task rows)."""
+    reasoning_tokens: int | None
+    """Reasoning tokens the API reported (None when it reported none): accuracy per reasoning
+    token is the figure that compares reasoning models fairly."""
+    retries: int
+    """HTTP requests retried (429, 5xx, timeouts...) over all samples, failed ones included."""
     pareto: bool = False
     """On the quality-vs-cost frontier among the models shown (OVERALL rows only)."""
 
@@ -94,7 +99,14 @@ def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accountin
         usd_per_correct=cost / correct if cost is not None and correct else None,
         usd_per_mtok=cost / tokens * 1e6 if cost is not None and tokens else None,
         peak_rss_mb=acct.peak_rss_mb(model) if task == OVERALL else None,
+        reasoning_tokens=_sum_known([s.reasoning_tokens for s in answered]),
+        retries=sum(s.retries for s in samples),
     )
+
+
+def _sum_known(values: Sequence[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def summarize(

@@ -93,6 +93,12 @@ def m002_run_measures(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN peak_rss_mb REAL")
 
 
+@migration
+def m003_sample_reasoning_tokens_and_retries(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE samples ADD COLUMN reasoning_tokens INTEGER")
+    conn.execute("ALTER TABLE samples ADD COLUMN retries INTEGER NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True)
 class SchemaState:
     """What a database says about its own schema, read without writing anything."""

@@ -123,6 +123,10 @@ class SampleRecord:
     """Why the generation failed; a failed sample is retried by the next run."""
     created_at: float = 0.0
     """Unix time; the store sets it when it is 0."""
+    reasoning_tokens: int | None = None
+    """Tokens an API reported as reasoning (part of completion_tokens), when it reports them."""
+    retries: int = 0
+    """Requests retried before this generation came back (HTTP backends)."""
 
     @property
     def ok(self) -> bool:

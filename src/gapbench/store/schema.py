@@ -46,6 +46,8 @@ SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
     "latency_s",
     "error",
     "created_at",
+    "reasoning_tokens",
+    "retries",
 )
 SAMPLE_COLUMNS: tuple[str, ...] = KEY_COLUMNS + SAMPLE_VALUE_COLUMNS
 
@@ -150,6 +152,8 @@ def sample_values(rec: SampleRecord) -> tuple[Any, ...]:
         rec.latency_s,
         rec.error,
         rec.created_at,
+        rec.reasoning_tokens,
+        rec.retries,
     )
 
 
@@ -181,4 +185,6 @@ def sample_from_row(row: sqlite3.Row) -> SampleRecord:
         latency_s=row["latency_s"],
         error=row["error"],
         created_at=row["created_at"],
+        reasoning_tokens=row["reasoning_tokens"],
+        retries=row["retries"],
     )

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gapbench.scoring.extract import ANSWER_LINE, NONE
 from gapbench.scoring.structured import response_text, words_of
 from gapbench.tasks.base import Difficulty, Instance, Score
 from gapbench.tasks.generated import Built, GeneratedTask
@@ -200,8 +201,8 @@ class IfWordsTask(GeneratedTask):
     language = "en"
     description = "Instruction following: exact word count, required and forbidden words."
     instruction = (
-        "Follow every rule. Write your response after 'Answer:' at the end of your reply; only "
-        "the text after the last 'Answer:' is checked."
+        "Follow every rule. End your reply with 'Answer:' followed by your response; only the "
+        "text after the last 'Answer:' is checked."
     )
 
     def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
@@ -227,10 +228,15 @@ class IfWordsTask(GeneratedTask):
         return Built(question, response, f"Answer: {response}")
 
     def score(self, instance: Instance, output: str) -> Score:
-        """Correct when the response (text after the last 'Answer:', else the whole output)
-        keeps every rule of the question; extraction fails only for an empty response."""
+        """Correct when the response after the last 'Answer:' keeps every rule of the question.
+
+        Without an 'Answer:' label there is no response to check (extraction fails), as for the
+        other families: counting a preamble such as 'Sure, here it is:' as part of the response
+        would fail a model on a formality, and guessing where the response starts would hide
+        which words were counted.
+        """
         rules = parse_rules(instance.question)
         response, method = response_text(output)
-        if not words_of(response):
-            return Score(False, None, False, method)
+        if method != ANSWER_LINE or not words_of(response):
+            return Score(False, None, False, NONE if method != ANSWER_LINE else method)
         return Score(not violations(rules, response), response[:300], True, method)

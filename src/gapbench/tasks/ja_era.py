@@ -36,6 +36,7 @@ class Era:
 
     @property
     def first_year(self) -> int:
+        """The Gregorian year of 元年."""
         return self.first_day.year
 
     def gregorian(self, era_year: int) -> int:
@@ -47,6 +48,7 @@ class Era:
         return year - self.first_year + 1
 
     def years(self) -> int:
+        """How many era years questions may use (元年 through last_year)."""
         return self.last_year - self.first_year + 1
 
 

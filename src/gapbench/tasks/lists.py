@@ -36,7 +36,11 @@ def _remove_first(xs: Values, k: int) -> Values:
 
 
 def _candidates(rng: random.Random, xs: Values, allowed: str) -> list[Step]:
-    """Every step in `allowed` (a string of op codes) that is valid for `xs`."""
+    """Every step in `allowed` (a string of op codes) that is valid for `xs`.
+
+    Each number a step's lambda uses has its own name: the lambdas close over variables, not
+    values, so reusing a name would silently change an earlier step.
+    """
     n, k = len(xs), rng.randint(1, 9)
     steps: list[Step] = []
     if "r" in allowed:
@@ -63,15 +67,16 @@ def _candidates(rng: random.Random, xs: Values, allowed: str) -> list[Step]:
         if any(x % 2 == 0 for x in xs):
             steps.append(Step("remove every odd number", lambda v: [x for x in v if x % 2 == 0]))
     if "t" in allowed and n > 1:
-        c = rng.randint(1, n - 1)
-        steps.append(Step(f"keep only the first {c} elements", lambda v: v[:c]))
-        steps.append(Step(f"remove the first {c} elements", lambda v: v[c:]))
+        cut = rng.randint(1, n - 1)
+        steps.append(Step(f"keep only the first {cut} elements", lambda v: v[:cut]))
+        steps.append(Step(f"remove the first {cut} elements", lambda v: v[cut:]))
     if "o" in allowed and n > 2:
-        c = rng.randint(1, n - 1)
+        turn = rng.randint(1, n - 1)
         steps.append(
             Step(
-                f"rotate the list left by {c} (the first {c} elements move to the end, in order)",
-                lambda v: v[c:] + v[:c],
+                f"rotate the list left by {turn} (the first {turn} elements move to the end, "
+                "in order)",
+                lambda v: v[turn:] + v[:turn],
             )
         )
     if "w" in allowed and n > 1:
