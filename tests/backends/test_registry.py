@@ -33,7 +33,7 @@ def spec(backend: str, model_id: str = "m", context_length: int = 8192) -> Model
 
 
 def test_registered_backends() -> None:
-    assert available_backends() == ["llamacpp", "openai", "scripted"]
+    assert available_backends() == ["llamacpp", "openai", "scripted", "transformers"]
 
 
 def test_unknown_backend_is_usage_error_with_suggestion() -> None:

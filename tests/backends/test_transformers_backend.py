@@ -387,3 +387,24 @@ def test_weights_hash_of_sharded_directory_covers_every_shard(tmp_path: Path) ->
     assert weights_sha256(tmp_path) == hashlib.sha256(lines.encode()).hexdigest()
     (tmp_path / "model-00002.safetensors").write_bytes(b"changed")
     assert weights_sha256(tmp_path) != hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_cli_runs_a_local_transformers_model(model_dir: Path, tmp_path: Path) -> None:
+    """`--model hf:DIR` goes through the registry, runner and store like any other model. The
+    tiny test model has 64 positions, shorter than any task prompt: every sample is stored as
+    failed with its reason, and the run still completes."""
+    import sqlite3
+
+    from tests.helpers import run_gapbench
+
+    db = tmp_path / "hf.db"
+    args = ["run", "--model", f"hf:{model_dir}", "--task", "arith", "--n", "3", "--max-tokens", "8"]
+    result = run_gapbench(*args, "--batch-size", "2", "--db", str(db), env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT completion_tokens, error FROM samples").fetchall()
+        backend, engine = conn.execute("SELECT backend, engine_version FROM runs").fetchone()
+    assert len(rows) == 3
+    assert all(tokens == 0 and "prompt longer than context" in error for tokens, error in rows)
+    assert "3 samples failed" in result.stderr
+    assert backend == "transformers" and "torch" in engine

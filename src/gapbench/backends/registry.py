@@ -85,6 +85,12 @@ _BACKENDS: dict[str, _Entry] = {
         install_hint="the OpenAI-compatible HTTP backend needs httpx: pip install 'gapbench[api]'",
     ),
     "scripted": _Entry("gapbench.backends.scripted:create"),
+    "transformers": _Entry(
+        "gapbench.backends.transformers_backend:create",
+        requires=("torch", "transformers"),
+        install_hint="the transformers backend needs torch and transformers: "
+        "pip install 'gapbench[hf]'",
+    ),
 }
 
 BackendFactory = Callable[["ModelSpec", Path | None, BackendOptions], "Backend"]

@@ -249,19 +249,14 @@ class TransformersBackend:
     # --- decoding
 
     def _generation_config(self, sampling: SamplingParams, max_new_tokens: int) -> Any:
-        base = self._model.generation_config
-        settings: dict[str, Any] = {"do_sample": False}
+        """Settings of one generate call; generate takes the special token ids from the model's
+        (clean, see _special_ids) generation config."""
+        settings: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": False}
         if sampling.temperature > 0:
             # top_k 0: plain temperature + nucleus sampling, not transformers' default top_k=50.
-            settings = {"do_sample": True, "temperature": sampling.temperature}
+            settings |= {"do_sample": True, "temperature": sampling.temperature}
             settings |= {"top_p": sampling.top_p, "top_k": 0}
-        return _transformers().GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            bos_token_id=base.bos_token_id,
-            eos_token_id=base.eos_token_id,
-            pad_token_id=base.pad_token_id,
-            **settings,
-        )
+        return _transformers().GenerationConfig(**settings)
 
     def _run_batch(self, jobs: Sequence[_Prepared], sampling: SamplingParams) -> list[Generation]:
         """Decode jobs that share sampling settings in one `generate` call."""

@@ -35,9 +35,13 @@ def list_models() -> list[ModelSpec]:
     return list(load_catalog().values())
 
 
+HF_PREFIX = "hf:"
+
+
 def resolve_model(ref: str) -> ModelSpec:
     """Turn a catalog id, a .gguf path, 'scripted:<name>[?k=v&...]', a provider model
-    ('deepseek/deepseek-chat') or 'openai:URL#model' into a ModelSpec."""
+    ('deepseek/deepseek-chat'), 'openai:URL#model' or 'hf:PATH' (a transformers model directory
+    or GGUF file, run with transformers) into a ModelSpec."""
     from gapbench.catalog import providers
 
     ref = ref.strip()
@@ -45,6 +49,10 @@ def resolve_model(ref: str) -> ModelSpec:
         return _scripted_spec(ref)
     if ref.startswith(providers.OPENAI_PREFIX):
         return providers.openai_spec(ref)
+    if ref.startswith(HF_PREFIX):
+        from gapbench.backends.transformers_files import local_model_spec
+
+        return local_model_spec(Path(ref.removeprefix(HF_PREFIX)).expanduser())
     if ref.lower().endswith(".gguf"):
         return _local_spec(Path(ref).expanduser())
     catalog = load_catalog()
