@@ -43,15 +43,19 @@ FAMILIES = (
 MODELS_AND_N = (
     ("smollm2-135m-instruct", 9),
     ("gemma-3-270m", 6),
-    ("qwen2.5-coder-0.5b-instruct", 3),
+    ("qwen2.5-coder-0.5b-instruct", 2),
 )
 
 
-def collect(db: Path, difficulty: str, max_tokens: int, threads: int) -> None:
+def collect(
+    db: Path, difficulty: str, max_tokens: int, threads: int, models: list[str], families: list[str]
+) -> None:
     """Generate the outputs with the CLI (resumable: the store skips what it already holds)."""
     gapbench = Path(sys.executable).with_name("gapbench")
-    for family in FAMILIES:
+    for family in families or FAMILIES:
         for model, n in MODELS_AND_N:
+            if models and model not in models:
+                continue
             cmd = [
                 str(gapbench),
                 "run",
@@ -137,9 +141,15 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--export-only", action="store_true")
+    parser.add_argument(
+        "--model", action="append", default=[], help="Only this model (repeat); default all."
+    )
+    parser.add_argument(
+        "--family", action="append", default=[], help="Only this family (repeat), in this order."
+    )
     args = parser.parse_args()
     if not args.export_only:
-        collect(args.db, args.difficulty, args.max_tokens, args.threads)
+        collect(args.db, args.difficulty, args.max_tokens, args.threads, args.model, args.family)
     count = export(args.db, args.out)
     print(f"{count} records -> {args.out}")
 

@@ -253,3 +253,15 @@ def test_grade_choice_is_case_insensitive() -> None:
     assert grade_choice("Alice", "answer: ALICE", NAMES).correct
     assert not grade_choice("Alice", "Answer: Bob", NAMES).correct
     assert not grade_choice("Alice", "Hmm.", NAMES).extraction_ok
+
+
+def test_fraction_at_the_end_of_a_sentence_keeps_its_denominator() -> None:
+    # Found by the extraction audit: "2/11." used to read as 2.
+    from gapbench.scoring.extract import extract_number, numbers_equal
+
+    value = extract_number("So, the final answer is 2/11.").value
+    assert value is not None and numbers_equal(value, "2/11")
+    assert extract_number("Answer: 12/12.").value == "1"
+    assert (
+        extract_number("about 1/2.5 of it").value == "2.5"
+    )  # a decimal still is not a denominator

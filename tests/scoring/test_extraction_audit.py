@@ -33,9 +33,11 @@ from gapbench.tasks.registry import get_task
 
 AUDIT_FILE = Path(__file__).parent / "data" / "extraction_audit.jsonl"
 MIN_RECORDS = 200
-# Measured agreement when the set was labelled, minus a small margin so that a change to the
-# extractors that loses a few readings fails here and has to be looked at.
-MIN_AGREEMENT = 0.90
+# Measured when the set was labelled: 0.780 (206/264); 0.934 where the model gave an answer, 0.338
+# where it gave none (the last-number fallback reads step numbers and echoed question numbers out of
+# degenerate loops). Then 0.795 (210/264) once a fraction before a full stop ("is 2/11.") kept its
+# denominator. The margin is small so that a change that loses a few readings fails here.
+MIN_AGREEMENT = 0.78
 
 
 def _load() -> list[dict[str, Any]]:
@@ -73,7 +75,7 @@ def _same_numeral(a: str, b: str) -> bool:
     if arabic_value(a) is not None:
         return arabic_value(a) == arabic_value(b)
     x = kanji_value(a, colloquial=True)
-    return x is not None and x == kanji_value(b, colloquial=True) or a == b
+    return (x is not None and x == kanji_value(b, colloquial=True)) or a == b
 
 
 def _same_era_answer(a: str, b: str) -> bool:
@@ -144,9 +146,7 @@ def test_labels_were_read_not_copied_from_the_extractor() -> None:
     # If every label equalled what the extractor stored at collection time, the labels could have
     # been copied, and the agreement below would measure nothing.
     differing = [
-        r
-        for r in RECORDS
-        if not _agrees(r["task"], r["label"], r["extracted_at_collection"])
+        r for r in RECORDS if not _agrees(r["task"], r["label"], r["extracted_at_collection"])
     ]
     assert differing
     # Null labels (no answer given) and hard cases must be explained.

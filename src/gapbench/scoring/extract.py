@@ -105,7 +105,7 @@ _NUMBER_RE = re.compile(
     r"(?P<cur>[$€£¥￥])?"
     r"(?<![A-Za-z0-9_.])"  # not the tail of a word or number: x2, H2O, v1.2
     rf"(?P<body>(?:{_AR}|{_CJK})(?:{_AR}|{_CJK})*+)"
-    r"(?:/(?P<den>\d++)(?![\d.]))?"
+    r"(?:/(?P<den>\d++)(?!\d|\.\d))?"  # a full stop may end the sentence: "is 2/11."
 )
 _MAX_NUMBER_CHARS = 64
 _PIECE_RE = re.compile(rf"{_AR}|{_CJK}")
