@@ -68,15 +68,7 @@ def _set_engine_logging(verbose: bool) -> None:
 def _error_generation(
     request: GenerationRequest, start: float, prompt_tokens: int, why: str
 ) -> Generation:
-    return Generation(
-        request_id=request.request_id,
-        text="",
-        prompt_tokens=prompt_tokens,
-        completion_tokens=0,
-        finish_reason="error",
-        timing=Timing(start=start, end=time.perf_counter()),
-        error=why,
-    )
+    return Generation.failed(request.request_id, start, why, prompt_tokens=prompt_tokens)
 
 
 @dataclass

@@ -346,16 +346,7 @@ def _generation(request: GenerationRequest, answer: Answer, start: float, end: f
 
 
 def _failed(request: GenerationRequest, start: float, reason: str, retries: int) -> Generation:
-    return Generation(
-        request_id=request.request_id,
-        text="",
-        prompt_tokens=0,
-        completion_tokens=0,
-        finish_reason="error",
-        timing=Timing(start=start, end=time.perf_counter()),
-        error=reason,
-        retries=retries,
-    )
+    return Generation.failed(request.request_id, start, reason, retries=retries)
 
 
 def create(spec: ModelSpec, model_path: Path | None, options: BackendOptions) -> OpenAIHttpBackend:

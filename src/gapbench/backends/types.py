@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -91,6 +92,22 @@ class Generation:
     usage.completion_tokens_details.reasoning_tokens); None when unknown."""
     retries: int = 0
     """Attempts beyond the first that this request needed (HTTP backends retry 429s, 5xx...)."""
+
+    @classmethod
+    def failed(
+        cls, request_id: str, start: float, why: str, *, prompt_tokens: int = 0, retries: int = 0
+    ) -> Generation:
+        """A request that produced nothing, ending now: stored as failed so a rerun retries it."""
+        return cls(
+            request_id=request_id,
+            text="",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=0,
+            finish_reason="error",
+            timing=Timing(start=start, end=time.perf_counter()),
+            error=why,
+            retries=retries,
+        )
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ TASKS: dict[str, Task] = {task.name: task for task in _ALL}
 
 def get_task(name: str) -> Task:
     """The task family called `name`; UsageError with suggestions when there is none."""
+    if name.startswith("rg:"):  # reasoning-gym datasets: imported only when one is asked for
+        from gapbench.tasks.reasoning_gym import make_rg_task
+
+        return make_rg_task(name)
     try:
         return TASKS[name]
     except KeyError:
