@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
-from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
+from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.generated import Built, GeneratedTask
 
 OpKind = Literal["add", "sub", "mul", "div", "groups_add", "groups_sub"]
 
@@ -259,7 +259,7 @@ def english_number(n: int) -> str:
     return f"{n:,}"
 
 
-class ArithTask:
+class ArithTask(GeneratedTask):
     """Multi-step arithmetic word problems; 2 steps (easy), 3-4 (medium), 5-6 (hard)."""
 
     name = "arith"
@@ -267,10 +267,13 @@ class ArithTask:
     area = "math"
     language = "en"
     description = "Multi-step arithmetic word problems (shopping, baking, travel); integer answers."
-    levels: tuple[Difficulty, ...] = DIFFICULTIES
-    kind: TaskKind = "fresh"
+    instruction = (
+        "Solve the problem step by step, then end your reply with a final line of the form "
+        "'Answer: <number>'."
+    )
 
-    def _build(self, rng: random.Random, difficulty: Difficulty) -> tuple[str, str, list[str]]:
+    def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
+        """A word problem drawn with `rng`; the worked solution ends in 'Answer: N'."""
         theme = rng.choice(THEMES)
         start, ops = plan(rng, LEVELS[difficulty], list(theme.phrases))
         fields = rng.choice(PEOPLE).fields()
@@ -279,29 +282,7 @@ class ArithTask:
         sentences.append(theme.question.format(**fields))
         answer = str(result(start, ops))
         solution = [f"Start with {start}.", *worked_steps(start, ops), f"Answer: {answer}"]
-        return " ".join(sentences), answer, solution
-
-    def instance(self, seed: int, index: int, difficulty: Difficulty = "medium") -> Instance:
-        """The problem for (seed, index, difficulty); pure and deterministic."""
-        rng = derive_rng(self.name, self.version, seed, index, difficulty)
-        question, answer, _ = self._build(rng, difficulty)
-        return Instance(self.name, self.version, seed, index, difficulty, question, answer)
-
-    def chat_prompt(self, instance: Instance) -> str:
-        """The question plus the answer-line instruction."""
-        return (
-            f"{instance.question}\n\nSolve the problem step by step, then end your reply with a "
-            "final line of the form 'Answer: <number>'."
-        )
-
-    def fewshot(self, seed: int, difficulty: Difficulty, k: int) -> list[FewShotExample]:
-        """k worked examples from a stream disjoint from evaluated instances."""
-        examples = []
-        for i in range(k):
-            rng = derive_rng(self.name, self.version, FEWSHOT_SALT, seed, i, difficulty)
-            question, _, solution = self._build(rng, difficulty)
-            examples.append(FewShotExample(question, " ".join(solution)))
-        return examples
+        return Built(" ".join(sentences), answer, " ".join(solution))
 
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the extracted number equals the reference exactly."""

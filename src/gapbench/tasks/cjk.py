@@ -14,8 +14,8 @@ from collections.abc import Callable
 from gapbench.scoring.extract import grade_number
 from gapbench.scoring.numbers import to_chinese_numeral
 from gapbench.tasks.arith import LEVELS, Theme, plan, render_steps, result, worked_steps
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
-from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
+from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.generated import Built, GeneratedTask
 
 CHINESE_NUMERAL_SHARE = 0.3
 """Probability that a number in a question is written in Chinese numerals instead of digits."""
@@ -95,7 +95,7 @@ def _number_writer(rng: random.Random) -> Callable[[int], str]:
     return write
 
 
-class ZhArithTask:
+class ZhArithTask(GeneratedTask):
     """Chinese arithmetic word problems; the same step engine and levels as `arith`."""
 
     name = "zh_arith"
@@ -103,10 +103,10 @@ class ZhArithTask:
     area = "cjk"
     language = "zh"
     description = "Chinese arithmetic word problems, some numbers written in Chinese numerals."
-    levels: tuple[Difficulty, ...] = DIFFICULTIES
-    kind: TaskKind = "fresh"
+    instruction = "请逐步解答，最后单独写一行：答案：<数字>"
 
-    def _build(self, rng: random.Random, difficulty: Difficulty) -> tuple[str, str, list[str]]:
+    def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
+        """A word problem drawn with `rng`; the worked solution ends in '答案：N'."""
         theme = rng.choice(ZH_THEMES)
         start, ops = plan(rng, LEVELS[difficulty], list(theme.phrases))
         fields = {"name": rng.choice(NAMES)}
@@ -116,26 +116,7 @@ class ZhArithTask:
         sentences.append(theme.question.format(**fields))
         answer = str(result(start, ops))
         solution = [f"开始有{start}。", *worked_steps(start, ops), f"答案：{answer}"]
-        return "".join(sentences), answer, solution
-
-    def instance(self, seed: int, index: int, difficulty: Difficulty = "medium") -> Instance:
-        """The problem for (seed, index, difficulty); pure and deterministic."""
-        rng = derive_rng(self.name, self.version, seed, index, difficulty)
-        question, answer, _ = self._build(rng, difficulty)
-        return Instance(self.name, self.version, seed, index, difficulty, question, answer)
-
-    def chat_prompt(self, instance: Instance) -> str:
-        """The question plus the answer-line instruction, in Chinese."""
-        return f"{instance.question}\n\n请逐步解答，最后单独写一行：答案：<数字>"
-
-    def fewshot(self, seed: int, difficulty: Difficulty, k: int) -> list[FewShotExample]:
-        """k worked examples from a stream disjoint from evaluated instances."""
-        examples = []
-        for i in range(k):
-            rng = derive_rng(self.name, self.version, FEWSHOT_SALT, seed, i, difficulty)
-            question, _, solution = self._build(rng, difficulty)
-            examples.append(FewShotExample(question, " ".join(solution)))
-        return examples
+        return Built("".join(sentences), answer, " ".join(solution))
 
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the extracted number (Arabic or Chinese numerals) equals the reference."""
