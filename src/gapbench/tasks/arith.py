@@ -254,9 +254,49 @@ def worked_steps(start: int, ops: Sequence[Op]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class WordProblem:
+    """A composed problem: its sentences (not yet joined: languages join them differently), the
+    starting quantity and the steps, from which answers and worked solutions derive."""
+
+    sentences: list[str]
+    start: int
+    ops: list[Op]
+
+    @property
+    def answer(self) -> str:
+        return str(result(self.start, self.ops))
+
+    def worked(self, opening: str, answer_label: str) -> list[str]:
+        """Solution lines: the opening (e.g. 'Start with 12.'), one line a step, the answer line."""
+        return [opening, *worked_steps(self.start, self.ops), f"{answer_label}{self.answer}"]
+
+
+Cast = Callable[[random.Random], tuple[Mapping[str, str], Callable[[int], str]]]
+"""Draws who the problem is about and how numbers are written, after the steps are planned."""
+
+
+def compose(
+    rng: random.Random, themes: Sequence[Theme], difficulty: Difficulty, cast: Cast
+) -> WordProblem:
+    """One word problem in any language: the step engine shared by arith, zh_arith and ja_arith.
+    The order of draws (theme, steps, cast, sentences) is part of every instance's identity."""
+    theme = rng.choice(themes)
+    start, ops = plan(rng, LEVELS[difficulty], list(theme.phrases))
+    fields, write = cast(rng)
+    sentences = [theme.start.format(n=write(start), **fields)]
+    sentences += render_steps(rng, theme.phrases, ops, write, fields)
+    sentences.append(theme.question.format(**fields))
+    return WordProblem(sentences, start, ops)
+
+
 def english_number(n: int) -> str:
     """Thousands separated by commas, as English text writes them."""
     return f"{n:,}"
+
+
+def _cast(rng: random.Random) -> tuple[dict[str, str], Callable[[int], str]]:
+    return rng.choice(PEOPLE).fields(), english_number
 
 
 class ArithTask(GeneratedTask):
@@ -274,15 +314,11 @@ class ArithTask(GeneratedTask):
 
     def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
         """A word problem drawn with `rng`; the worked solution ends in 'Answer: N'."""
-        theme = rng.choice(THEMES)
-        start, ops = plan(rng, LEVELS[difficulty], list(theme.phrases))
-        fields = rng.choice(PEOPLE).fields()
-        sentences = [theme.start.format(n=english_number(start), **fields)]
-        sentences += render_steps(rng, theme.phrases, ops, english_number, fields)
-        sentences.append(theme.question.format(**fields))
-        answer = str(result(start, ops))
-        solution = [f"Start with {start}.", *worked_steps(start, ops), f"Answer: {answer}"]
-        return Built(" ".join(sentences), answer, " ".join(solution))
+        problem = compose(
+            rng, THEMES, difficulty, lambda r: (r.choice(PEOPLE).fields(), english_number)
+        )
+        solution = problem.worked(f"Start with {problem.start}.", "Answer: ")
+        return Built(" ".join(problem.sentences), problem.answer, " ".join(solution))
 
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the extracted number equals the reference exactly."""

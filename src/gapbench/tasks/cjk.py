@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from gapbench.scoring.extract import grade_number
 from gapbench.scoring.numbers import to_chinese_numeral
-from gapbench.tasks.arith import LEVELS, Theme, plan, render_steps, result, worked_steps
+from gapbench.tasks.arith import Theme, compose
 from gapbench.tasks.base import Difficulty, Instance, Score
 from gapbench.tasks.generated import Built, GeneratedTask
 
@@ -95,6 +95,11 @@ def _number_writer(rng: random.Random) -> Callable[[int], str]:
     return write
 
 
+def _cast(rng: random.Random) -> tuple[dict[str, str], Callable[[int], str]]:
+    name = {"name": rng.choice(NAMES)}
+    return name, _number_writer(rng)
+
+
 class ZhArithTask(GeneratedTask):
     """Chinese arithmetic word problems; the same step engine and levels as `arith`."""
 
@@ -107,16 +112,9 @@ class ZhArithTask(GeneratedTask):
 
     def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
         """A word problem drawn with `rng`; the worked solution ends in '答案：N'."""
-        theme = rng.choice(ZH_THEMES)
-        start, ops = plan(rng, LEVELS[difficulty], list(theme.phrases))
-        fields = {"name": rng.choice(NAMES)}
-        write = _number_writer(rng)
-        sentences = [theme.start.format(n=write(start), **fields)]
-        sentences += render_steps(rng, theme.phrases, ops, write, fields)
-        sentences.append(theme.question.format(**fields))
-        answer = str(result(start, ops))
-        solution = [f"开始有{start}。", *worked_steps(start, ops), f"答案：{answer}"]
-        return Built("".join(sentences), answer, " ".join(solution))
+        problem = compose(rng, ZH_THEMES, difficulty, _cast)
+        solution = problem.worked(f"开始有{problem.start}。", "答案：")
+        return Built("".join(problem.sentences), problem.answer, " ".join(solution))
 
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the extracted number (Arabic or Chinese numerals) equals the reference."""

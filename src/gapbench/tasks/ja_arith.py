@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from gapbench.scoring.numbers import to_japanese_numeral
 from gapbench.scoring.structured import grade_japanese_number
-from gapbench.tasks.arith import LEVELS, Theme, plan, render_steps, result, worked_steps
+from gapbench.tasks.arith import Theme, compose
 from gapbench.tasks.base import Difficulty, Instance, Score
 from gapbench.tasks.generated import Built, GeneratedTask
 
@@ -84,6 +84,11 @@ def _number_writer(rng: random.Random) -> Callable[[int], str]:
     return write
 
 
+def _cast(rng: random.Random) -> tuple[dict[str, str], Callable[[int], str]]:
+    name = {"name": rng.choice(NAMES)}
+    return name, _number_writer(rng)
+
+
 class JaArithTask(GeneratedTask):
     """Japanese arithmetic word problems; the same step engine and levels as `arith`."""
 
@@ -96,16 +101,9 @@ class JaArithTask(GeneratedTask):
 
     def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
         """A word problem in Japanese and its integer answer."""
-        theme = rng.choice(JA_THEMES)
-        start, ops = plan(rng, LEVELS[difficulty], list(theme.phrases))
-        fields = {"name": rng.choice(NAMES)}
-        write = _number_writer(rng)
-        sentences = [theme.start.format(n=write(start), **fields)]
-        sentences += render_steps(rng, theme.phrases, ops, write, fields)
-        sentences.append(theme.question.format(**fields))
-        answer = str(result(start, ops))
-        solution = " ".join([f"はじめは{start}。", *worked_steps(start, ops), f"答え：{answer}"])
-        return Built("".join(sentences), answer, solution)
+        problem = compose(rng, JA_THEMES, difficulty, _cast)
+        solution = problem.worked(f"はじめは{problem.start}。", "答え：")
+        return Built("".join(problem.sentences), problem.answer, " ".join(solution))
 
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the number read (digits or kanji, 千五 = 1005) equals the reference."""
