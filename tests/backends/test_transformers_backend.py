@@ -408,3 +408,34 @@ def test_cli_runs_a_local_transformers_model(model_dir: Path, tmp_path: Path) ->
     assert all(tokens == 0 and "prompt longer than context" in error for tokens, error in rows)
     assert "3 samples failed" in result.stderr
     assert backend == "transformers" and "torch" in engine
+
+
+def test_cli_runs_a_model_from_a_hub_repository(model_dir: Path, tmp_path: Path) -> None:
+    """`--model hf:Org/Name` downloads the repository from the Hub (a loopback stand-in named by
+    HF_ENDPOINT) into the cache, records it under that id, and reuses the snapshot offline."""
+    import sqlite3
+
+    from tests.fake_hub import serve_hub
+    from tests.helpers import run_gapbench
+
+    db, cache = tmp_path / "hub.db", tmp_path / "cache"
+    args = ["run", "--model", "hf:org/tiny-random", "--task", "arith", "--n", "2"]
+    with serve_hub() as hub:
+        hub.add_directory("org/tiny-random", model_dir, commit="d" * 40)
+        env = {"HF_ENDPOINT": hub.url, "GAPBENCH_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+        first = run_gapbench(*args, "--db", str(db), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Downloading org/tiny-random" in first.stderr
+    snapshot = cache / "hf" / "org--tiny-random" / "snapshots" / ("d" * 40)
+    for name in ("config.json", "model.safetensors"):
+        assert (snapshot / name).read_bytes() == (model_dir / name).read_bytes()
+    offline = {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}
+    second = run_gapbench(*args, "--n", "3", "--db", str(db), env=offline)
+    assert second.returncode == 0, second.stderr
+    assert "unreachable" in second.stderr
+    with sqlite3.connect(db) as conn:
+        models = {row[0] for row in conn.execute("SELECT model_id FROM samples")}
+        count = conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        hashes = {row[0] for row in conn.execute("SELECT model_sha256 FROM runs")}
+    assert models == {"hf:org/tiny-random"} and count == 3
+    assert hashes == {weights_sha256(model_dir)}

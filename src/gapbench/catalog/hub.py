@@ -20,6 +20,12 @@ from gapbench.catalog.types import HuggingFaceSource
 from gapbench.errors import GapbenchError, ModelFileError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+class HubUnreachable(GapbenchError):
+    """No answer from the Hub at all (as opposed to an HTTP error it answered)."""
+
+
 _BLOCK = 1 << 20
 _TIMEOUT_S = 60
 
@@ -67,24 +73,8 @@ def fetch_to(
     HTTP and network failures raise GapbenchError; errors writing `target` propagate as OSError
     so the caller, who owns the directory, can say what to do about them.
     """
-    url = hub_url(source)
-    request = urllib.request.Request(url, headers={"User-Agent": "gapbench"})
-    token = os.environ.get("HF_TOKEN")
-    if token:
-        # Unredirected: urllib would otherwise forward the token to whatever host a redirect names.
-        request.add_unredirected_header("Authorization", f"Bearer {token}")
-    opener = urllib.request.build_opener(_SameHostAuthRedirects())
     where = f"{source.repo}/{source.file}"
-    try:
-        response = opener.open(request, timeout=_TIMEOUT_S)
-    except urllib.error.HTTPError as error:
-        raise _http_error(error.code, where, source) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        reason = getattr(error, "reason", error)
-        raise GapbenchError(
-            f"Cannot reach {hub_endpoint()} ({reason}): check your connection, "
-            "or set HF_ENDPOINT to a reachable mirror."
-        ) from None
+    response = open_hub_url(hub_url(source), where, source.repo, source.revision)
     digest = hashlib.sha256()
     with response, target.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0)
@@ -111,16 +101,38 @@ def fetch_to(
     return digest.hexdigest()
 
 
-def _http_error(code: int, where: str, source: HuggingFaceSource) -> GapbenchError:
+def open_hub_url(url: str, where: str, repo: str, revision: str) -> http.client.HTTPResponse:
+    """GET a Hub URL with HF_TOKEN (kept to the Hub's own host); clear GapbenchErrors for HTTP
+    and network failures. `where` names the thing fetched in those messages."""
+    request = urllib.request.Request(url, headers={"User-Agent": "gapbench"})
+    token = os.environ.get("HF_TOKEN")
+    if token:
+        # Unredirected: urllib would otherwise forward the token to whatever host a redirect names.
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
+    opener = urllib.request.build_opener(_SameHostAuthRedirects())
+    try:
+        response: http.client.HTTPResponse = opener.open(request, timeout=_TIMEOUT_S)
+    except urllib.error.HTTPError as error:
+        raise _http_error(error.code, where, repo, revision) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        reason = getattr(error, "reason", error)
+        raise HubUnreachable(
+            f"Cannot reach {hub_endpoint()} ({reason}): check your connection, "
+            "or set HF_ENDPOINT to a reachable mirror."
+        ) from None
+    return response
+
+
+def _http_error(code: int, where: str, repo: str, revision: str) -> GapbenchError:
     if code in (401, 403):
         return GapbenchError(
             f"The Hub refused access to {where} (HTTP {code}): set HF_TOKEN to a token that "
-            f"can read {source.repo}, and accept the model's licence on its Hub page."
+            f"can read {repo}, and accept the model's licence on its Hub page."
         )
     if code == 404:
         return GapbenchError(
-            f"{where} (revision {source.revision}) was not found on {hub_endpoint()} (HTTP 404): "
-            "the repository or file may have been renamed; check the catalog entry."
+            f"{where} (revision {revision}) was not found on {hub_endpoint()} (HTTP 404): "
+            "check the repository name and revision, or the catalog entry."
         )
     return GapbenchError(
         f"The Hub answered HTTP {code} for {where}: "

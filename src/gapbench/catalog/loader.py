@@ -41,7 +41,8 @@ HF_PREFIX = "hf:"
 def resolve_model(ref: str) -> ModelSpec:
     """Turn a catalog id, a .gguf path, 'scripted:<name>[?k=v&...]', a provider model
     ('deepseek/deepseek-chat'), 'openai:URL#model' or 'hf:PATH' (a transformers model directory
-    or GGUF file, run with transformers) into a ModelSpec."""
+    or GGUF file, or a Hub repository id 'Org/Name[@revision]', run with transformers) into a
+    ModelSpec."""
     from gapbench.catalog import providers
 
     ref = ref.strip()
@@ -50,9 +51,9 @@ def resolve_model(ref: str) -> ModelSpec:
     if ref.startswith(providers.OPENAI_PREFIX):
         return providers.openai_spec(ref)
     if ref.startswith(HF_PREFIX):
-        from gapbench.backends.transformers_files import local_model_spec
+        from gapbench.backends.transformers_files import hf_model_spec
 
-        return local_model_spec(Path(ref.removeprefix(HF_PREFIX)).expanduser())
+        return hf_model_spec(ref.removeprefix(HF_PREFIX))
     if ref.lower().endswith(".gguf"):
         return _local_spec(Path(ref).expanduser())
     catalog = load_catalog()

@@ -88,6 +88,8 @@ def pull(
     running environment (with `installer`, default pip) only when they are not importable yet.
     """
     if spec.local_path is not None:
+        if spec.backend == "transformers":  # a model directory, downloaded when it was resolved
+            return Path(spec.local_path)
         return resolve_file(spec)
     _require_weights(spec)
     found = model_file(spec)
