@@ -463,3 +463,33 @@ def test_cli_never_stores_the_key(
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
     assert SECRET not in dump and "HTTP 401" in dump
+
+
+@network
+def test_configured_token_price_charges_an_api_model(
+    cli: CliInvoke, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `[prices]` entry in gapbench.toml prices a model the catalog has no price for: the
+    leaderboard's cost is the stored token usage times that price."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    Path("gapbench.toml").write_text(
+        '[prices."priced-fake"]\ninput_per_mtok = 2.0\noutput_per_mtok = 8.0\n'
+    )
+    with FaultServer() as server:
+        ref = f"openai:{server.url}#fake?name=priced-fake"
+        result = cli("run", "--model", ref, "--task", "arith", "--n", "5", "--db", str(db))
+        assert result.exit_code == 0, result.output
+    board = cli("leaderboard", "--json", "--db", str(db))
+    assert board.exit_code == 0, board.output
+    rows = json.loads(board.output)
+    overall = next(r for r in rows if r["model"] == "priced-fake" and r["task"] == "overall")
+    usage = "SELECT SUM(prompt_tokens), SUM(completion_tokens) FROM samples"
+    prompt, completion = _rows(db, usage)[0]
+    assert isinstance(prompt, int) and isinstance(completion, int) and completion > 0
+    assert overall["cost_usd"] == pytest.approx((prompt * 2.0 + completion * 8.0) / 1e6)
+
+    Path("gapbench.toml").write_text('[prices."priced-fake"]\ninput_per_mtok = "cheap"\n')
+    bad = cli("leaderboard", "--db", str(db))
+    assert bad.exit_code == 2 and "input_per_mtok" in bad.output

@@ -107,3 +107,23 @@ def test_api_samples_cost_their_tokens() -> None:
     assert acct.cost_usd(_sample(1, 10.0)) is None  # no list price known
     priced = Accounting(runs=runs, token_prices={"m": TokenPrice(1.0, 2.0)})
     assert priced.cost_usd(_sample(1, 10.0)) == pytest.approx((10 * 1.0 + 20 * 2.0) / 1e6)
+
+
+def test_configured_token_prices_more_specific_file_wins(tmp_path: Path) -> None:
+    from gapbench.perf.cost import TokenPrice, configured_token_prices
+
+    local, user = tmp_path / "gapbench.toml", tmp_path / "config.toml"
+    user.write_text(
+        '[prices."a/x"]\ninput_per_mtok = 1\noutput_per_mtok = 2\n'
+        '[prices."b/y"]\ninput_per_mtok = 0.5\noutput_per_mtok = 0\n'
+    )
+    local.write_text('[prices."a/x"]\ninput_per_mtok = 3.5\noutput_per_mtok = 7\n')
+    assert configured_token_prices([local, user]) == {
+        "a/x": TokenPrice(3.5, 7.0),
+        "b/y": TokenPrice(0.5, 0.0),
+    }
+    assert configured_token_prices([tmp_path / "absent.toml"]) == {}
+    for bad in ("prices = 3\n", '[prices."a/x"]\ninput_per_mtok = -1\noutput_per_mtok = 1\n'):
+        local.write_text(bad)
+        with pytest.raises(UsageError, match="prices"):
+            configured_token_prices([local])

@@ -93,11 +93,13 @@ def load_results(
 
 
 def _token_prices() -> dict[str, TokenPrice]:
-    """List prices of the catalog's API models, by model id."""
+    """Token prices by model id: the catalog's verified list prices, overridden by `[prices]`
+    in the config files."""
     from gapbench.catalog.providers import list_prices
-    from gapbench.perf.cost import TokenPrice
+    from gapbench.perf.cost import TokenPrice, configured_token_prices
 
-    return {model: TokenPrice(*price) for model, price in list_prices().items()}
+    listed = {model: TokenPrice(*price) for model, price in list_prices().items()}
+    return {**listed, **configured_token_prices()}
 
 
 def _check_models_known(stored: list[str], wanted: list[str], db_path: str) -> None:

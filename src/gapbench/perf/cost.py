@@ -4,6 +4,14 @@ usage times a list price for API models.
 The hardware price is configurable, most specific first: the `--usd-per-hour` flag, the
 GAPBENCH_USD_PER_HOUR environment variable, `usd_per_hour` in gapbench.toml (current directory)
 or ~/.config/gapbench/config.toml, else DEFAULT_USD_PER_HOUR.
+
+API token prices come from the provider catalog where it has a verified one; a `[prices]` table in
+the same config files sets or overrides them per model id, so a user with a contract price, or a
+provider the catalog has no price for, still gets dollar figures:
+
+    [prices."qwen/qwen-plus"]
+    input_per_mtok = 0.4
+    output_per_mtok = 1.2
 """
 
 from __future__ import annotations
@@ -35,6 +43,19 @@ def config_paths() -> list[Path]:
     return [Path("gapbench.toml"), Path.home() / ".config" / "gapbench" / "config.toml"]
 
 
+def _configs(paths: Sequence[Path] | None) -> list[tuple[Path, dict[str, object]]]:
+    """The config files that exist, parsed, most specific first."""
+    found = []
+    for path in config_paths() if paths is None else paths:
+        if not path.is_file():
+            continue
+        try:
+            found.append((path, tomllib.loads(path.read_text("utf-8"))))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path} is not valid TOML ({exc}): fix or remove it.") from None
+    return found
+
+
 def _check(value: float, where: str) -> float:
     if value < 0 or value != value:  # NaN never equals itself
         raise UsageError(f"The hardware price from {where} must be a non-negative number.")
@@ -53,13 +74,8 @@ def hardware_price(flag: float | None = None, paths: Sequence[Path] | None = Non
             raise UsageError(
                 f"{ENV_VAR} must be a number of dollars per hour, not '{raw}'."
             ) from None
-    for path in config_paths() if paths is None else paths:
-        if not path.is_file():
-            continue
-        try:
-            value = tomllib.loads(path.read_text("utf-8")).get("usd_per_hour")
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path} is not valid TOML ({exc}): fix or remove it.") from None
+    for path, config in _configs(paths):
+        value = config.get("usd_per_hour")
         if value is None:
             continue
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -74,6 +90,29 @@ class TokenPrice:
 
     input_per_mtok: float
     output_per_mtok: float
+
+
+def configured_token_prices(paths: Sequence[Path] | None = None) -> dict[str, TokenPrice]:
+    """Token prices set in the config files' `[prices]` tables, by model id; a more specific
+    file wins for a model both name."""
+    prices: dict[str, TokenPrice] = {}
+    for path, config in reversed(_configs(paths)):
+        table = config.get("prices", {})
+        if not isinstance(table, dict):
+            raise UsageError(f"prices in {path} must be a table of model ids.")
+        for model, entry in table.items():
+            prices[model] = _token_price(entry, f'[prices."{model}"] in {path}')
+    return prices
+
+
+def _token_price(entry: object, where: str) -> TokenPrice:
+    values = []
+    for field in ("input_per_mtok", "output_per_mtok"):
+        value = entry.get(field) if isinstance(entry, dict) else None
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
+            raise UsageError(f"{where} needs {field} = a non-negative number of dollars.")
+        values.append(float(value))
+    return TokenPrice(*values)
 
 
 def time_cost(seconds: float, price: HardwarePrice) -> float:
