@@ -12,13 +12,13 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 from gapbench import __version__
 from gapbench.backends.base import Backend
-from gapbench.backends.types import Generation, GenerationRequest, SamplingParams
+from gapbench.backends.types import ChatMessage, Generation, GenerationRequest, SamplingParams
 from gapbench.catalog.types import ModelSpec
 from gapbench.store.records import (
     RunInfo,
@@ -46,6 +46,8 @@ class RunConfig:
     temperature: float = 0.0
     fewshot_k: int = 3
     """Worked examples in the completion prompt of base models."""
+    samples: int = 1
+    """Draws per instance, for pass@k; more than one needs temperature > 0 to differ."""
     command: str = field(default_factory=lambda: shlex.join(["gapbench", *sys.argv[1:]]))
 
 
@@ -58,6 +60,9 @@ class PlannedSample:
     instance: Instance
     request: GenerationRequest
     prompt_text: str
+    settings: SamplingParams
+    """The settings the key's hash was taken from: the request's, but with the base seed where
+    the request carries a draw's own seed (see draw_seed)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class ModelPlan:
     prompt_style: str
     total: int
     todo: list[PlannedSample]
+    samples: int = 1
+    """Draws per instance."""
 
 
 @dataclass
@@ -124,46 +131,81 @@ def sampling_for(model: ModelSpec, task: Task, config: RunConfig) -> tuple[Sampl
     return sampling, style
 
 
+def draw_seed(seed: int, draw: int) -> int:
+    """The sampler seed of one draw: the run's seed for draw 0, so a single-draw run samples as
+    it always did, and for later draws a value that differs from it and from every other draw's,
+    so sampled draws of the same prompt are not copies of each other.
+
+    1_000_003 is odd, so draw * 1_000_003 is never a multiple of 2**31 for 0 < draw < 2**31: the
+    seeds of draws 1, 2, ... differ from each other and, for a seed below 2**31, from the seed
+    itself. Later draws stay below 2**31, which every backend accepts. The seed depends on the
+    draw, not the instance, so a backend that batches requests by seed (transformers) still
+    decodes one draw of every instance together.
+    """
+    if draw == 0:
+        return seed
+    return (seed + draw * 1_000_003) % 2**31
+
+
+def _prompt(
+    model: ModelSpec, task: Task, instance: Instance, fewshot_k: int
+) -> tuple[tuple[ChatMessage, ...] | None, str | None, str]:
+    """(messages, prompt, prompt_text): a chat for instruct models, a few-shot completion for
+    base models, and the text stored with the sample."""
+    from gapbench.tasks.prompts import chat_messages, completion_prompt
+
+    if model.kind == "base":
+        prompt = completion_prompt(task, instance, fewshot_k)
+        return None, prompt, prompt
+    messages = chat_messages(task, instance)
+    text = json.dumps(
+        [{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False
+    )
+    return messages, None, text
+
+
 def plan_model(model: ModelSpec, config: RunConfig, store: Store) -> ModelPlan:
-    """Every sample this model should have, minus those already stored successfully."""
-    from gapbench.tasks.prompts import chat_messages, completion_prompt, request_id
+    """Every sample (instance and draw) this model should have, minus those already stored
+    successfully."""
+    from gapbench.tasks.prompts import request_id
 
     todo: list[PlannedSample] = []
     total = 0
     for task in config.tasks:
         sampling, style = sampling_for(model, task, config)
+        # The base settings identify the samples: every draw of a run shares one settings hash,
+        # so a later run with more --samples adds the missing draws beside the stored ones.
         shash = settings_hash(sampling.as_dict(), style)
-        done = store.done_indices(
+        done = store.done_draws(
             model.id, task.name, task.version, config.seed, config.difficulty, shash
         )
-        total += config.n
+        total += config.n * config.samples
         for index in range(config.n):
-            if index in done:
+            draws = [d for d in range(config.samples) if (index, d) not in done]
+            if not draws:
                 continue
             instance = task.instance(config.seed, index, config.difficulty)
-            rid = request_id(instance)
-            if model.kind == "base":
-                prompt = completion_prompt(task, instance, config.fewshot_k)
-                request = GenerationRequest(request_id=rid, sampling=sampling, prompt=prompt)
-                prompt_text = prompt
-            else:
-                messages = chat_messages(task, instance)
-                request = GenerationRequest(request_id=rid, sampling=sampling, messages=messages)
-                prompt_text = json.dumps(
-                    [{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False
+            messages, prompt, prompt_text = _prompt(model, task, instance, config.fewshot_k)
+            for draw in draws:
+                request = GenerationRequest(
+                    request_id=request_id(instance, draw),
+                    sampling=replace(sampling, seed=draw_seed(sampling.seed, draw)),
+                    messages=messages,
+                    prompt=prompt,
                 )
-            key = SampleKey(
-                model_id=model.id,
-                task=task.name,
-                task_version=task.version,
-                seed=config.seed,
-                index=index,
-                difficulty=config.difficulty,
-                settings_hash=shash,
-            )
-            todo.append(PlannedSample(key, task, instance, request, prompt_text))
+                key = SampleKey(
+                    model_id=model.id,
+                    task=task.name,
+                    task_version=task.version,
+                    seed=config.seed,
+                    index=index,
+                    difficulty=config.difficulty,
+                    settings_hash=shash,
+                    draw=draw,
+                )
+                todo.append(PlannedSample(key, task, instance, request, prompt_text, sampling))
     style = "chat" if model.kind == "instruct" else f"fewshot-{config.fewshot_k}"
-    return ModelPlan(model, style, total, todo)
+    return ModelPlan(model, style, total, todo, config.samples)
 
 
 def score_generation(planned: PlannedSample, generation: Generation, run_id: int) -> SampleRecord:
@@ -199,9 +241,12 @@ def score_generation(planned: PlannedSample, generation: Generation, run_id: int
 def _run_settings(plan: ModelPlan) -> dict[str, object]:
     """The generation settings of a run, as provenance. Stop strings can differ by task (base
     models stop at the next question, or at the next function for HumanEval): all are listed."""
-    first = plan.todo[0].request.sampling.as_dict()
+    first = plan.todo[0].settings.as_dict()
     stops = {p.task.name: list(p.request.sampling.stop) for p in plan.todo}
     settings: dict[str, object] = {**first, "prompt_style": plan.prompt_style}
+    if plan.samples > 1:
+        # Left out at 1 so a single-draw run's provenance reads exactly as it always has.
+        settings["samples"] = plan.samples
     if len({tuple(stop) for stop in stops.values()}) > 1:
         settings["stop"] = stops
     if any(p.task.area == "code" for p in plan.todo):

@@ -296,3 +296,27 @@ def test_real_tasks_accuracy_close_to_requested(real_tasks: None) -> None:
     missing = sum(not s.extraction_ok for s in scores) / n
     assert abs(correct - 0.6) <= 4 * (0.6 * 0.4 / n) ** 0.5
     assert abs(missing - 0.1) <= 4 * (0.1 * 0.9 / n) ** 0.5
+
+
+def test_real_tasks_draws_of_one_instance_roll_independently(real_tasks: None) -> None:
+    """The roll hashes the whole request id, and later draws' ids carry the draw: so draws of one
+    instance are right or wrong independently, at the requested rate, and draw 0 is answered
+    exactly as a single-draw request always was."""
+    from gapbench.tasks.prompts import request_id
+    from gapbench.tasks.registry import get_task
+
+    task = get_task("arith")
+    b = backend("scripted:dice?accuracy=0.5")
+    draws = 4
+    right: list[list[bool]] = []
+    for index in range(150):
+        inst = task.instance(3, index, "easy")
+        outputs = [b.answer(request_id(inst, d)) for d in range(draws)]
+        assert outputs[0] == b.answer(request_id(inst))
+        assert outputs == [b.answer(request_id(inst, d)) for d in range(draws)]  # deterministic
+        right.append([task.score(inst, text).correct for text in outputs])
+    flat = [r for row in right for r in row]
+    assert abs(sum(flat) / len(flat) - 0.5) <= 4 * (0.25 / len(flat)) ** 0.5
+    # Identical draws would agree every time; independent fair rolls agree half the time.
+    agree = sum(row[0] == row[d] for row in right for d in range(1, draws)) / (150 * (draws - 1))
+    assert abs(agree - 0.5) <= 4 * (0.25 / (150 * (draws - 1))) ** 0.5

@@ -1,11 +1,15 @@
-"""Wilson intervals checked against scipy and a published value, never against our own formula."""
+"""Wilson and clustered intervals checked against scipy and a published value, never against our
+own formula."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from gapbench.stats.intervals import wilson_interval, z_for_confidence
+from gapbench.stats.intervals import clustered_mean_interval, wilson_interval, z_for_confidence
 
 GRID = [
     (0, 1),
@@ -73,3 +77,55 @@ def test_wilson_rejects_bad_arguments(successes: int, n: int, confidence: float)
 def test_wilson_rejects_non_integer_counts() -> None:
     with pytest.raises(TypeError):
         wilson_interval(2.5, 10)  # type: ignore[arg-type]
+
+
+# --- clustered (several draws per instance) -----------------------------------------------------
+
+
+def _scipy_clustered(means: list[float], confidence: float) -> tuple[float, float]:
+    mean = float(np.mean(means))
+    half = float(scipy_stats.norm.ppf(0.5 + confidence / 2)) * float(scipy_stats.sem(means))
+    return max(0.0, mean - half), min(1.0, mean + half)
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+@pytest.mark.parametrize(
+    "means",
+    [
+        [0.0, 1.0],
+        [0.25, 0.5, 0.75, 1.0],
+        [0.2, 0.4, 0.4, 0.6, 0.6, 0.6, 0.8],
+        [0.5] * 9 + [0.75],
+        [1.0] * 30 + [0.9],
+        [0.0] * 30 + [0.1],
+    ],
+)
+def test_clustered_interval_matches_scipy_sem(means: list[float], confidence: float) -> None:
+    low, high = clustered_mean_interval(means, confidence)
+    want_low, want_high = _scipy_clustered(means, confidence)
+    assert low == pytest.approx(want_low, rel=1e-12, abs=1e-15)
+    assert high == pytest.approx(want_high, rel=1e-12, abs=1e-15)
+
+
+@given(st.lists(st.integers(0, 8).map(lambda c: c / 8), min_size=2, max_size=200))
+def test_clustered_interval_property_matches_scipy(means: list[float]) -> None:
+    low, high = clustered_mean_interval(means)
+    want_low, want_high = _scipy_clustered(means, 0.95)
+    assert low == pytest.approx(want_low, rel=1e-9, abs=1e-12)
+    assert high == pytest.approx(want_high, rel=1e-9, abs=1e-12)
+    assert 0.0 <= low <= sum(means) / len(means) + 1e-12
+    assert sum(means) / len(means) - 1e-12 <= high <= 1.0
+
+
+def test_clustered_interval_is_clipped_and_knows_nothing_from_one_instance() -> None:
+    assert clustered_mean_interval([0.0, 1.0]) == (0.0, 1.0)  # +-z*0.5 around 0.5
+    assert clustered_mean_interval([]) == (0.0, 1.0)
+    assert clustered_mean_interval([0.75]) == (0.0, 1.0)
+    assert clustered_mean_interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+
+
+def test_clustered_interval_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        clustered_mean_interval([0.5, 1.5])
+    with pytest.raises(ValueError):
+        clustered_mean_interval([0.5, 0.25], 95)

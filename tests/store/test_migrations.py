@@ -171,3 +171,74 @@ def test_a_schema_1_database_upgrades_and_keeps_its_rows(
     assert user_version(db) == len(mig.MIGRATIONS)
     assert runs[old_run].measures is None and runs[old_run].info.model_id == "m"
     assert runs[new_run].measures == RunMeasures(12.5, 321.0)
+
+
+def test_a_schema_3_database_with_samples_upgrades_to_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """m004 rebuilds the samples table to put the draw in its key: every stored row survives,
+    value for value, as draw 0; the indexes come back; and a second draw of a stored instance can
+    then be added beside the first while a repeat of the first is still refused."""
+    from gapbench.store import RunInfo, SampleKey, SampleRecord
+
+    db = tmp_path / "schema3.db"
+    monkeypatch.setattr(mig, "MIGRATIONS", mig.MIGRATIONS[:3])
+    info = RunInfo(
+        gapbench_version="0.0.3", model_id="m", backend="scripted", engine_version="x",
+        sampling={"temperature": 0.0}, settings_hash="h",
+    )  # fmt: skip
+    with Store.open(db) as store:
+        run = store.start_run(info)
+    assert user_version(db) == 3
+    monkeypatch.undo()
+    # Rows written as gapbench wrote them at schema 3 (no draw column), failures and NULLs too.
+    old_columns = (
+        "model_id, task, task_version, seed, instance_index, difficulty, settings_hash, run_id, "
+        "prompt, output, reasoning, extracted, extraction_ok, correct, reference, prompt_tokens, "
+        "completion_tokens, finish_reason, ttft_s, latency_s, error, created_at, "
+        "reasoning_tokens, retries"
+    )
+    old_rows = [
+        ("m", "arith", "1", 0, i, "easy", "h", run, f"q{i} 漢字", f"Answer: {i}",
+         None if i % 2 else "thought", str(i), 1, int(i % 3 == 0), str(i), 10 + i, 5, "stop",
+         None if i == 4 else 0.25, 1.5, "boom" if i == 4 else None, 1000.0 + i,
+         None if i % 2 else 7, i % 2)
+        for i in range(6)
+    ]  # fmt: skip
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            f"INSERT INTO samples ({old_columns}) VALUES ({', '.join('?' * 24)})", old_rows
+        )
+        before = conn.execute(f"SELECT id, {old_columns} FROM samples ORDER BY id").fetchall()
+
+    with Store.open(db) as store:
+        assert store.done_draws("m", "arith", "1", 0, "easy", "h") == {
+            (i, 0) for i in range(6) if i != 4
+        }
+        assert [s.key.draw for s in store.samples(include_failed=True)] == [0] * 6
+        second = SampleRecord(
+            key=SampleKey("m", "arith", "1", 0, 0, "easy", "h", draw=1), run_id=run,
+            prompt="q0", output="Answer: 1", extracted="1", extraction_ok=True, correct=False,
+            reference="0", prompt_tokens=10, completion_tokens=2, finish_reason="stop",
+            latency_s=1.0,
+        )  # fmt: skip
+        assert store.add_sample(second)
+        repeat = SampleRecord(
+            key=SampleKey("m", "arith", "1", 0, 0, "easy", "h"), run_id=run, prompt="q0",
+            output="other", extracted="9", extraction_ok=True, correct=False, reference="0",
+            prompt_tokens=10, completion_tokens=1, finish_reason="stop", latency_s=1.0,
+        )  # fmt: skip
+        assert not store.add_sample(repeat)
+    assert user_version(db) == len(mig.MIGRATIONS)
+    assert [name for _, name, _ in applied_rows(db)][-1] == "m004_sample_draw"
+    with sqlite3.connect(db) as conn:
+        after = conn.execute(
+            f"SELECT id, {old_columns}, draw FROM samples WHERE id <= 6 ORDER BY id"
+        ).fetchall()
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert after == [(*row, 0) for row in before]
+    assert {"samples_task", "samples_run_id"} <= indexes
+    assert "samples_m004" not in tables

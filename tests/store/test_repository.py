@@ -44,8 +44,9 @@ def make_sample(
     output: str = "Answer: 4",
     error: str | None = None,
     created_at: float = 1000.0,
+    draw: int = 0,
 ) -> SampleRecord:
-    key = SampleKey(model_id, task, task_version, seed, index, difficulty, settings)
+    key = SampleKey(model_id, task, task_version, seed, index, difficulty, settings, draw)
     return SampleRecord(
         key=key,
         run_id=run_id,
@@ -163,12 +164,31 @@ def test_same_key_twice_keeps_one_row(tmp_path: Path) -> None:
     assert count_rows(db) == 1
 
 
+def test_draws_of_one_instance_are_separate_samples(tmp_path: Path) -> None:
+    db = tmp_path / "draws.db"
+    with Store.open(db) as store:
+        run = store.start_run(make_run())
+        draws = [make_sample(run, 4, draw=d, output=f"draw {d}") for d in (2, 0, 1)]
+        assert store.add_samples(draws) == 3
+        # The key includes the draw: a repeat of one draw is still refused.
+        assert not store.add_sample(make_sample(run, 4, draw=1, output="again"))
+        stored = store.samples()
+        assert [s.key.draw for s in stored] == [0, 1, 2]  # key order, draw last
+        assert [s.output for s in stored] == ["draw 0", "draw 1", "draw 2"]
+        assert stored == sorted(draws, key=lambda s: s.key.draw)
+        settings = "0123456789abcdef"
+        assert store.done_draws("m1", "arith", "1", 0, "medium", settings) == {
+            (4, d) for d in (0, 1, 2)
+        }
+    assert count_rows(db) == 3
+
+
 def test_failed_sample_is_replaced_by_success(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     with Store.open(db) as store:
         run = store.start_run(make_run())
         assert store.add_sample(make_sample(run, 5, error="backend crashed"))
-        assert store.done_indices("m1", "arith", "1", 0, "medium", "0123456789abcdef") == set()
+        assert store.done_draws("m1", "arith", "1", 0, "medium", "0123456789abcdef") == set()
         assert store.samples() == []
         assert store.add_sample(make_sample(run, 5, error="crashed again"))
         assert [s.error for s in store.samples(include_failed=True)] == ["crashed again"]
@@ -176,19 +196,19 @@ def test_failed_sample_is_replaced_by_success(tmp_path: Path) -> None:
         success = make_sample(retry_run, 5, output="Answer: 4")
         assert store.add_sample(success)
         assert store.samples(include_failed=True) == [success]
-        assert store.done_indices("m1", "arith", "1", 0, "medium", "0123456789abcdef") == {5}
+        assert store.done_draws("m1", "arith", "1", 0, "medium", "0123456789abcdef") == {(5, 0)}
     assert count_rows(db) == 1
 
 
-def test_done_indices_matches_an_independent_tally(tmp_path: Path) -> None:
+def test_done_draws_matches_an_independent_tally(tmp_path: Path) -> None:
     rng = random.Random(7)
-    expected: dict[tuple[str, int, str, str], set[int]] = {}
+    expected: dict[tuple[str, int, str, str], set[tuple[int, int]]] = {}
     with Store.open(tmp_path / "d.db") as store:
         run = store.start_run(make_run())
         for _ in range(300):
             version, seed = rng.choice(["1", "2"]), rng.choice([0, 1])
             difficulty, settings = rng.choice(["easy", "hard"]), rng.choice(["aaaa", "bbbb"])
-            index = rng.randrange(20)
+            index, draw = rng.randrange(20), rng.randrange(3)
             error = "boom" if rng.random() < 0.3 else None
             rec = make_sample(
                 run,
@@ -198,18 +218,19 @@ def test_done_indices_matches_an_independent_tally(tmp_path: Path) -> None:
                 difficulty=difficulty,
                 settings=settings,
                 error=error,
+                draw=draw,
             )
             store.add_sample(rec)
             if error is None:
-                expected.setdefault((version, seed, difficulty, settings), set()).add(index)
+                expected.setdefault((version, seed, difficulty, settings), set()).add((index, draw))
         for version in ("1", "2"):
             for seed in (0, 1):
                 for difficulty in ("easy", "hard"):
                     for settings in ("aaaa", "bbbb"):
-                        got = store.done_indices("m1", "arith", version, seed, difficulty, settings)
+                        got = store.done_draws("m1", "arith", version, seed, difficulty, settings)
                         want = expected.get((version, seed, difficulty, settings), set())
                         assert got == want
-        assert store.done_indices("m2", "arith", "1", 0, "easy", "aaaa") == set()
+        assert store.done_draws("m2", "arith", "1", 0, "easy", "aaaa") == set()
 
 
 def test_add_samples_is_all_or_nothing(tmp_path: Path) -> None:

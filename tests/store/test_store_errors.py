@@ -279,5 +279,5 @@ def test_sigkill_mid_run_leaves_a_sound_contiguous_prefix(tmp_path: Path) -> Non
     assert len(indices) >= 50
     assert indices == list(range(len(indices)))  # no gaps, no duplicates
     with Store.open(db) as store:
-        assert store.done_indices("m", "t", "1", 0, "easy", "h") == set(indices)
+        assert store.done_draws("m", "t", "1", 0, "easy", "h") == {(i, 0) for i in indices}
         assert all(len(s.output) == s.key.index % 1300 for s in store.samples())

@@ -12,6 +12,7 @@ from gapbench.tasks.prompts import (
     COMPLETION_STOP,
     chat_messages,
     completion_prompt,
+    parse_request_draw,
     parse_request_id,
     request_id,
 )
@@ -72,10 +73,44 @@ def test_request_id_round_trips(name: str, seed: int, index: int, difficulty: Di
     assert parse_request_id(request_id(inst)) == (name, "1", seed, index, difficulty)
 
 
-@pytest.mark.parametrize("bad", ["", "arith|1|0|0", "arith|1|x|0|easy", "arith|1|0|0|extreme"])
+@given(
+    st.sampled_from(sorted(TASKS)),
+    st.integers(0, 2**31),
+    st.integers(0, 2**31),
+    st.sampled_from(DIFFICULTIES),
+    st.integers(0, 10_000),
+)
+def test_request_id_names_the_draw(
+    name: str, seed: int, index: int, difficulty: Difficulty, draw: int
+) -> None:
+    inst = Instance(name, "1", seed, index, difficulty, "q", "a")
+    rid = request_id(inst, draw)
+    # Draw 0 keeps the single-draw name; later draws add a sixth field.
+    assert rid == (request_id(inst) if draw == 0 else f"{request_id(inst)}|{draw}")
+    assert parse_request_id(rid) == (name, "1", seed, index, difficulty)
+    assert parse_request_draw(rid) == draw
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "arith|1|0|0",
+        "arith|1|x|0|easy",
+        "arith|1|0|0|extreme",
+        "arith|1|0|0|easy|",
+        "arith|1|0|0|easy|0",
+        "arith|1|0|0|easy|-1",
+        "arith|1|0|0|easy|x",
+        "arith|1|0|0|easy|1|2",
+    ],
+)
 def test_malformed_request_ids_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_request_id(bad)
+    if bad.count("|") != 4:  # the draw field itself (or the field count) is what is wrong
+        with pytest.raises(ValueError):
+            parse_request_draw(bad)
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

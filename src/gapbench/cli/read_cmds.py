@@ -30,7 +30,7 @@ def _task_names(task: str | None, suite: str | None) -> list[str] | None:
 def leaderboard(
     task: str | None, suite: str | None, db_path: str, usd_per_hour: float | None, as_json: bool
 ) -> None:
-    """Accuracy (95% Wilson CI), extraction failures, speed and cost of every stored model."""
+    """Accuracy with its 95% CI, pass@k, extraction failures, speed and cost of every model."""
     from gapbench.report.console import print_leaderboard
     from gapbench.stats.summary import summarize
 

@@ -60,6 +60,18 @@ def _check_levels(tasks: list[Task], difficulty: str) -> None:
             check_level(task, difficulty)  # type: ignore[arg-type]  # a click.Choice value
 
 
+def _check_draws(samples: int, temperature: float) -> None:
+    """Several draws under greedy decoding would store the same answer several times and report
+    a pass@k that is only pass@1: refuse before anything runs."""
+    from gapbench.errors import UsageError
+
+    if samples > 1 and temperature == 0:
+        raise UsageError(
+            f"--samples {samples} with greedy decoding (--temperature 0) would draw the same "
+            f"answer {samples} times: add --temperature 0.8, as the Codex paper did for pass@k."
+        )
+
+
 def _preflight(models: list[ModelSpec]) -> None:
     """Fail before anything runs when a later model could not: a missing API key, or a local file
     that is not a GGUF, would otherwise surface only after the earlier models' runs."""
@@ -125,6 +137,20 @@ def _show_results(config: RunConfig, db_path: str, usd_per_hour: float | None) -
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature; 0 is greedy decoding.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Draws per instance, for pass@k (needs --temperature above 0).",
+)
+@click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="Default: physical cores."
 )
 @click.option(
@@ -150,6 +176,8 @@ def run(
     seed: int,
     difficulty: str,
     max_tokens: int,
+    temperature: float,
+    samples: int,
     threads: int | None,
     batch_size: int,
     concurrency: int | None,
@@ -162,6 +190,7 @@ def run(
     from gapbench.runner import RunConfig
     from gapbench.tasks.suites import resolve_tasks
 
+    _check_draws(samples, temperature)
     models = [resolve_model(ref) for ref in model_refs]
     tasks = resolve_tasks(task, suite)
     _check_levels(tasks, difficulty)
@@ -173,6 +202,8 @@ def run(
         seed=seed,
         difficulty=difficulty,  # type: ignore[arg-type]  # click.Choice guarantees the literal
         max_tokens=max_tokens,
+        temperature=temperature,
+        samples=samples,
     )
     options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)
     _execute(config, db_path, options)

@@ -41,8 +41,18 @@ def _dollars(value: float | None) -> str:
     return f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
 
 
+def _pass_at_k(row: ScoreRow) -> str:
+    """'@5 52.0', or one line per k ('@10 48.2', '@20 60.1'): pass@k in percent for each k above
+    1 that the row has; '-' for a single draw. pass@1 is left out because acc% shows it, and a
+    line per k keeps the column about 10 characters wide, so the table fits 100 columns."""
+    shown = [f"@{k} {_pct(v)}" for k, v in sorted(row.pass_at_k.items()) if k > 1]
+    return "\n".join(shown) if shown else "-"
+
+
 def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> None:
-    """One block per model, best overall first: the pooled row, then each task."""
+    """One block per model, best overall first: the pooled row, then each task. A pass@k column
+    appears only when some instance was drawn several times, so single-draw tables keep their
+    width."""
     from rich.table import Table
 
     from gapbench.stats.summary import OVERALL
@@ -59,7 +69,12 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
     # Task rows sit indented under their model's overall row: one column fewer, so the table
     # still fits an 80-column terminal.
     table.add_column("model / task", overflow="fold", min_width=16)
-    for header in ("n", "acc%", "95% CI", "noans%", "fail", "tok/s", "p50 s", "$/corr", "MB"):
+    # pass@k sits next to the accuracy it extends; only when some instance has several draws.
+    drawn = any(row.draws_per_instance > 1 for row in rows)
+    headers = ["n", "acc%", "95% CI", "noans%", "fail", "tok/s", "p50 s", "$/corr", "MB"]
+    if drawn:
+        headers.insert(3, "pass@k%")
+    for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
     first = True
     for row in rows:
@@ -67,8 +82,7 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
         if overall and not first:
             table.add_section()
         first = False
-        table.add_row(
-            (f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}",
+        cells = [
             str(row.n),
             _pct(row.accuracy),
             f"{_pct(row.ci_low)}-{_pct(row.ci_high)}",
@@ -78,6 +92,12 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
             _latency(row),
             _dollars(row.usd_per_correct),
             "" if row.peak_rss_mb is None else f"{row.peak_rss_mb:.0f}",
+        ]
+        if drawn:
+            cells.insert(3, _pass_at_k(row))
+        table.add_row(
+            (f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}",
+            *cells,
             style="bold" if overall else None,
         )
     console.print(table)
@@ -87,9 +107,16 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
         "generations that errored (retried on rerun); tok/s: output tokens per second of "
         "generation; p50: median latency; $/corr: cost of the run per correct answer "
         f"(local models at ${price:.2f}/hour); MB: peak memory; *: on the accuracy-vs-cost "
-        "Pareto frontier.",
+        "Pareto frontier." + (_DRAWN_NOTE if drawn else ""),
         style="dim",
     )
+
+
+_DRAWN_NOTE = (
+    " Where instances were drawn several times, acc is pass@1, the mean over instances of their "
+    "right share, its CI is clustered by instance (Miller 2024), and pass@k% is the unbiased "
+    "estimate that one of k draws is right (Chen et al. 2021)."
+)
 
 
 def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:

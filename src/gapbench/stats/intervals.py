@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from statistics import NormalDist
 
 
@@ -49,3 +50,28 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     low = 0.0 if successes == 0 else max(0.0, center - half_width)
     high = 1.0 if successes == n else min(1.0, center + half_width)
     return (low, high)
+
+
+def clustered_mean_interval(
+    cluster_means: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float]:
+    """Normal interval for a mean accuracy whose samples come in clusters, as (low, high).
+
+    With several draws per instance the draws of one instance are not independent (an easy
+    instance is right in most of them), so a binomial interval over all draws would be too
+    narrow. Following Miller (2024), "Adding Error Bars to Evals", the unit is the instance: the
+    estimate is the mean of the per-instance means, its standard error their sample standard
+    deviation over sqrt(number of instances). Clipped to [0, 1], since accuracies cannot leave
+    it. With fewer than two instances the spread is unknown, so the whole range is returned.
+    """
+    z = z_for_confidence(confidence)
+    m = len(cluster_means)
+    for value in cluster_means:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"cluster means must be fractions between 0 and 1, got {value!r}")
+    if m < 2:
+        return (0.0, 1.0)
+    mean = math.fsum(cluster_means) / m
+    variance = math.fsum((x - mean) ** 2 for x in cluster_means) / (m - 1)
+    half_width = z * math.sqrt(variance / m)
+    return (max(0.0, mean - half_width), min(1.0, mean + half_width))

@@ -1,7 +1,15 @@
-"""From stored samples to leaderboard rows and paired outcomes: pure functions, no printing."""
+"""From stored samples to leaderboard rows and paired outcomes: pure functions, no printing.
+
+An instance is (task, task version, seed, index, difficulty). When every instance of a row was
+answered once, accuracy is the share of right answers with a Wilson interval. When some instance
+was answered several times (several draws for pass@k, or several stored settings), its answers
+are not independent samples: accuracy is then the mean over instances of each instance's share of
+right answers (pass@1), its interval is clustered by instance, and pass@k is reported.
+"""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -10,7 +18,8 @@ from typing import TYPE_CHECKING
 from gapbench.perf.attribution import Accounting
 from gapbench.perf.cost import pareto_frontier
 from gapbench.perf.timing import distribution, percentile, request_metrics
-from gapbench.stats.intervals import wilson_interval
+from gapbench.stats.intervals import clustered_mean_interval, wilson_interval
+from gapbench.stats.passk import mean_pass_at_k
 from gapbench.store.records import SampleRecord
 
 if TYPE_CHECKING:
@@ -18,6 +27,14 @@ if TYPE_CHECKING:
 
 OVERALL = "overall"
 """Task name of the row that pools all of a model's tasks."""
+
+InstanceId = tuple[str, str, int, int, str]
+"""(task, task version, seed, index, difficulty): what a model was asked, whatever the draw."""
+
+
+def instance_id(sample: SampleRecord) -> InstanceId:
+    k = sample.key
+    return (k.task, k.task_version, k.seed, k.index, k.difficulty)
 
 
 @dataclass(frozen=True)
@@ -28,10 +45,18 @@ class ScoreRow:
     task: str
     n: int
     """Answered samples: generations that completed, whether right, wrong or unparseable."""
+    instances: int
+    """Distinct instances with at least one answered sample."""
+    draws_per_instance: int
+    """The most answered samples of any one instance (0 when none was answered)."""
     correct: int
     accuracy: float
+    """Right share of answered samples; with several draws per instance, the mean over instances
+    of each one's right share (pass@1), so that every instance weighs the same."""
     ci_low: float
     ci_high: float
+    """95% interval for accuracy: Wilson with one draw per instance, else clustered by instance
+    (see stats/intervals.py)."""
     extraction_failures: int
     extraction_failure_rate: float
     """Share of answered samples where no answer could be read: a harness-visible failure."""
@@ -58,6 +83,9 @@ class ScoreRow:
     token is the figure that compares reasoning models fairly."""
     retries: int
     """HTTP requests retried (429, 5xx, timeouts...) over all samples, failed ones included."""
+    pass_at_k: dict[int, float]
+    """Mean unbiased pass@k by k, for the ks every instance has draws enough for (see
+    stats/passk.py); empty with one draw per instance."""
     pareto: bool = False
     """On the quality-vs-cost frontier among the models shown (OVERALL rows only)."""
 
@@ -65,11 +93,45 @@ class ScoreRow:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Accuracy:
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    instances: int
+    draws_per_instance: int
+    pass_at_k: dict[int, float]
+
+
+def _accuracy(answered: Sequence[SampleRecord]) -> _Accuracy:
+    """Accuracy and its interval, treating the draws of one instance as one cluster."""
+    by_instance: dict[InstanceId, list[bool]] = defaultdict(list)
+    for s in answered:
+        by_instance[instance_id(s)].append(s.correct)
+    draws = max((len(v) for v in by_instance.values()), default=0)
+    if draws <= 1:
+        n = len(answered)
+        correct = sum(s.correct for s in answered)
+        low, high = wilson_interval(correct, n)
+        return _Accuracy(correct / n if n else 0.0, low, high, len(by_instance), draws, {})
+    means = [sum(v) / len(v) for v in by_instance.values()]
+    low, high = clustered_mean_interval(means)
+    counts = [(len(v), sum(v)) for v in by_instance.values()]
+    return _Accuracy(
+        accuracy=math.fsum(means) / len(means),
+        ci_low=low,
+        ci_high=high,
+        instances=len(by_instance),
+        draws_per_instance=draws,
+        pass_at_k=mean_pass_at_k(counts),
+    )
+
+
 def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accounting) -> ScoreRow:
     answered = [s for s in samples if s.error is None]
     n = len(answered)
     correct = sum(s.correct for s in answered)
-    low, high = wilson_interval(correct, n)
+    acc = _accuracy(answered)
     no_answer = sum(not s.extraction_ok for s in answered)
     tokens = sum(s.completion_tokens for s in answered)
     wall = sum(acct.wall_seconds(s) for s in answered)
@@ -81,10 +143,12 @@ def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accountin
         model=model,
         task=task,
         n=n,
+        instances=acc.instances,
+        draws_per_instance=acc.draws_per_instance,
         correct=correct,
-        accuracy=correct / n if n else 0.0,
-        ci_low=low,
-        ci_high=high,
+        accuracy=acc.accuracy,
+        ci_low=acc.ci_low,
+        ci_high=acc.ci_high,
         extraction_failures=no_answer,
         extraction_failure_rate=no_answer / n if n else 0.0,
         failed=len(samples) - n,
@@ -101,6 +165,7 @@ def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accountin
         peak_rss_mb=acct.peak_rss_mb(model) if task == OVERALL else None,
         reasoning_tokens=_sum_known([s.reasoning_tokens for s in answered]),
         retries=sum(s.retries for s in samples),
+        pass_at_k=acc.pass_at_k,
     )
 
 
@@ -143,16 +208,17 @@ def paired_outcomes(
     """Correctness of two models on the instances both answered, aligned pair by pair.
 
     An instance is (task, task version, seed, index, difficulty); if a model answered one several
-    times under different settings, its latest answer counts."""
-    latest: dict[str, dict[tuple[object, ...], SampleRecord]] = {model_a: {}, model_b: {}}
+    times under different settings, its latest answer counts. Only draw 0 of each instance is
+    used: McNemar's test and the paired bootstrap need exactly one pair per instance, and later
+    draws would count an instance several times as if it were several independent ones."""
+    latest: dict[str, dict[InstanceId, SampleRecord]] = {model_a: {}, model_b: {}}
     for s in samples:
-        if s.error is not None or s.key.model_id not in latest:
+        if s.error is not None or s.key.draw != 0 or s.key.model_id not in latest:
             continue
-        k = s.key
-        instance = (k.task, k.task_version, k.seed, k.index, k.difficulty)
-        seen = latest[k.model_id].get(instance)
+        instance = instance_id(s)
+        seen = latest[s.key.model_id].get(instance)
         if seen is None or s.created_at >= seen.created_at:
-            latest[k.model_id][instance] = s
+            latest[s.key.model_id][instance] = s
     shared = sorted(latest[model_a].keys() & latest[model_b].keys(), key=repr)
     return (
         [latest[model_a][i].correct for i in shared],

@@ -99,6 +99,64 @@ def m003_sample_reasoning_tokens_and_retries(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE samples ADD COLUMN retries INTEGER NOT NULL DEFAULT 0")
 
 
+@migration
+def m004_sample_draw(conn: sqlite3.Connection) -> None:
+    """A draw index joins the sample key, so one instance can hold several samples (pass@k).
+
+    SQLite cannot change a UNIQUE constraint in place, so this is its documented 12-step table
+    rebuild: create the new table, copy every row (each becomes draw 0, which is what it was),
+    drop the old one, rename, recreate the indexes. Foreign keys are off while migrations run
+    (the store turns them on afterwards), and nothing references samples, so the swap is safe.
+    """
+    conn.execute(
+        """
+        CREATE TABLE samples_m004 (
+            id INTEGER PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            task TEXT NOT NULL,
+            task_version TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            instance_index INTEGER NOT NULL,
+            difficulty TEXT NOT NULL,
+            settings_hash TEXT NOT NULL,
+            draw INTEGER NOT NULL DEFAULT 0 CHECK (draw >= 0),
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            prompt TEXT NOT NULL,
+            output TEXT NOT NULL,
+            reasoning TEXT,
+            extracted TEXT,
+            extraction_ok INTEGER NOT NULL CHECK (extraction_ok IN (0, 1)),
+            correct INTEGER NOT NULL CHECK (correct IN (0, 1)),
+            reference TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            finish_reason TEXT NOT NULL,
+            ttft_s REAL,
+            latency_s REAL NOT NULL,
+            error TEXT,
+            created_at REAL NOT NULL,
+            reasoning_tokens INTEGER,
+            retries INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (
+                model_id, task, task_version, seed, instance_index, difficulty, settings_hash, draw
+            )
+        )
+        """
+    )
+    # Named columns, not SELECT *: the old table's column order is whatever ALTERs left it.
+    columns = (
+        "id, model_id, task, task_version, seed, instance_index, difficulty, settings_hash, "
+        "run_id, prompt, output, reasoning, extracted, extraction_ok, correct, reference, "
+        "prompt_tokens, completion_tokens, finish_reason, ttft_s, latency_s, error, created_at, "
+        "reasoning_tokens, retries"
+    )
+    conn.execute(f"INSERT INTO samples_m004 ({columns}) SELECT {columns} FROM samples")
+    conn.execute("DROP TABLE samples")
+    conn.execute("ALTER TABLE samples_m004 RENAME TO samples")
+    conn.execute("CREATE INDEX samples_task ON samples (task)")
+    conn.execute("CREATE INDEX samples_run_id ON samples (run_id)")
+
+
 @dataclass(frozen=True)
 class SchemaState:
     """What a database says about its own schema, read without writing anything."""

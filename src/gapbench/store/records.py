@@ -95,6 +95,9 @@ class SampleKey:
     index: int
     difficulty: str
     settings_hash: str
+    draw: int = 0
+    """Which of the samples drawn for the same instance under the same settings this is (0 for
+    the first): pass@k needs several draws per instance, and each is a sample of its own."""
 
 
 @dataclass(frozen=True, kw_only=True)

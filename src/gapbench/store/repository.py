@@ -5,7 +5,7 @@ transaction, and a committed WAL transaction is in the operating system's page c
 COMMIT returns, so killing gapbench (Ctrl-C, SIGKILL, out of memory) loses at most the sample in
 flight and never leaves half a row. Only an OS crash or power cut can lose the last few commits
 (never corrupt the file: WAL frames are checksummed), and a rerun regenerates exactly those,
-because `done_indices` reports them missing. The fsync that `synchronous=FULL` would add on every
+because `done_draws` reports them missing. The fsync that `synchronous=FULL` would add on every
 commit buys nothing more for a benchmark that resumes.
 """
 
@@ -309,7 +309,7 @@ class Store:
 
     # Samples
 
-    def done_indices(
+    def done_draws(
         self,
         model_id: str,
         task: str,
@@ -317,16 +317,16 @@ class Store:
         seed: int,
         difficulty: str,
         settings_hash: str,
-    ) -> set[int]:
-        """Instance indices already answered successfully under exactly these settings. Failed
-        samples are not included, so a rerun retries them."""
+    ) -> set[tuple[int, int]]:
+        """(instance index, draw) pairs already answered successfully under exactly these
+        settings. Failed samples are not included, so a rerun retries them."""
         rows = self._read(
-            "SELECT instance_index FROM samples WHERE model_id = ? AND task = ? "
+            "SELECT instance_index, draw FROM samples WHERE model_id = ? AND task = ? "
             "AND task_version = ? AND seed = ? AND difficulty = ? AND settings_hash = ? "
             "AND error IS NULL",
             (model_id, task, task_version, seed, difficulty, settings_hash),
         )
-        return {int(row[0]) for row in rows}
+        return {(int(row[0]), int(row[1])) for row in rows}
 
     def add_sample(self, rec: SampleRecord) -> bool:
         """Store one sample in its own transaction. Returns False (and changes nothing) when a

@@ -27,6 +27,7 @@ KEY_COLUMNS: tuple[str, ...] = (
     "instance_index",
     "difficulty",
     "settings_hash",
+    "draw",
 )
 """A sample's identity; the samples table has a UNIQUE constraint on exactly these."""
 
@@ -130,6 +131,7 @@ def key_values(key: SampleKey) -> tuple[Any, ...]:
         key.index,
         key.difficulty,
         key.settings_hash,
+        key.draw,
     )
 
 
@@ -167,6 +169,7 @@ def sample_from_row(row: sqlite3.Row) -> SampleRecord:
         index=row["instance_index"],
         difficulty=row["difficulty"],
         settings_hash=row["settings_hash"],
+        draw=row["draw"],
     )
     return SampleRecord(
         key=key,

@@ -52,21 +52,44 @@ def _gap(task: Task) -> str:
     return "" if task.language == "zh" else " "
 
 
-def request_id(instance: Instance) -> str:
-    """'task|version|seed|index|difficulty': names the instance; parse_request_id inverts it."""
-    return (
+def request_id(instance: Instance, draw: int = 0) -> str:
+    """'task|version|seed|index|difficulty', plus '|draw' for draws after the first: names the
+    sample; parse_request_id and parse_request_draw invert it.
+
+    Draw 0 keeps the 5-field form, so a single-draw request is named exactly as before the draw
+    existed (the scripted backend's answers, which hash the id, stay the same)."""
+    base = (
         f"{instance.task}|{instance.task_version}|{instance.seed}|{instance.index}|"
         f"{instance.difficulty}"
     )
+    return base if draw == 0 else f"{base}|{draw}"
+
+
+def _split_request_id(text: str) -> list[str]:
+    parts = text.split("|")
+    if len(parts) not in (5, 6):
+        raise ValueError(f"request id {text!r} does not have 5 or 6 '|'-separated fields")
+    return parts
 
 
 def parse_request_id(text: str) -> tuple[str, str, int, int, Difficulty]:
-    """(task, version, seed, index, difficulty) from a request id; ValueError when malformed."""
-    parts = text.split("|")
-    if len(parts) != 5:
-        raise ValueError(f"request id {text!r} does not have 5 '|'-separated fields")
-    task, version, seed, index, difficulty = parts
+    """(task, version, seed, index, difficulty) from a request id, whatever its draw; ValueError
+    when malformed."""
+    task, version, seed, index, difficulty = _split_request_id(text)[:5]
+    parse_request_draw(text)  # a malformed draw makes the whole id malformed
     for level in DIFFICULTIES:
         if difficulty == level:
             return task, version, int(seed), int(index), level
     raise ValueError(f"request id {text!r} has unknown difficulty {difficulty!r}")
+
+
+def parse_request_draw(text: str) -> int:
+    """The draw a request id names (0 for the 5-field form); ValueError when malformed."""
+    parts = _split_request_id(text)
+    if len(parts) == 5:
+        return 0
+    draw = int(parts[5])
+    # '|0' would give draw 0 a second name, and a negative draw names nothing.
+    if draw < 1 or parts[5] != str(draw):
+        raise ValueError(f"request id {text!r} has invalid draw {parts[5]!r}")
+    return draw
