@@ -132,3 +132,26 @@ def test_run_prints_leaderboard_and_verdict(cli: CliInvoke, db: Path) -> None:
     assert result.exit_code == 0, result.output
     flat = " ".join(result.stdout.split())
     assert "Results" in flat and "arith" in flat and "Paired verdicts" in flat
+
+
+def test_leaderboard_leaves_out_older_task_versions(filled_db: Path) -> None:
+    """Samples of a task version that is no longer current are kept in the database but left out
+    of the figures, with a note saying how many."""
+    from tests.helpers import run_gapbench
+
+    with sqlite3.connect(filled_db) as conn:
+        conn.execute(
+            "UPDATE samples SET task_version = 'old' WHERE task = 'arith' AND instance_index < 10"
+        )
+    result = run_gapbench("leaderboard", "--json", "--db", str(filled_db))
+    assert result.returncode == 0, result.stderr
+    rows = {(r["model"], r["task"]): r for r in json.loads(result.stdout)}
+    answered = _rows(
+        filled_db,
+        "SELECT COUNT(*) FROM samples WHERE model_id=? AND task='arith' AND task_version!='old' "
+        "AND error IS NULL",
+        GOOD,
+    )[0][0]
+    assert rows[(GOOD, "arith")]["n"] == answered
+    assert "20 stored samples of older task versions are left out" in result.stderr
+    assert _rows(filled_db, "SELECT COUNT(*) FROM samples WHERE task_version='old'")[0][0] == 20

@@ -131,11 +131,12 @@ def test_completion_prompt_has_k_worked_examples_then_the_question(name: str) ->
         # A task with its own base-model format (HumanEval continues a function) is used as is.
         assert prompt == own(inst, 3) and inst.question in prompt
         return
-    question_label = "问题：" if task.language == "zh" else "Question: "
+    question_label, solution_label = {
+        "zh": ("问题：", "解答："),
+        "ja": ("問題：", "解答："),
+    }.get(task.language, ("Question: ", "Solution:"))
     assert prompt.count(question_label) == 4
-    assert prompt.endswith(
-        f"{question_label}{inst.question}\n{'解答：' if task.language == 'zh' else 'Solution:'}"
-    )
+    assert prompt.endswith(f"{question_label}{inst.question}\n{solution_label}")
     for example in task.fewshot(4, "medium", 3):
         assert example.question in prompt and example.solution in prompt
         # Each worked example ends with a line the task's own scorer reads back.

@@ -82,13 +82,22 @@ def load_results(
     """Stored samples (failed ones included) and what is needed to charge them time and money."""
     from gapbench.perf.attribution import Accounting, account_runs
     from gapbench.perf.cost import hardware_price
+    from gapbench.stats.summary import current_versions
+    from gapbench.tasks.registry import list_tasks
 
     price = hardware_price(usd_per_hour)
     with open_store(db_path, readonly=True) as store:
         if model_ids is not None:
             _check_models_known(store.models(), model_ids, db_path)
-        samples = store.samples(model_ids=model_ids, tasks=task_names, include_failed=True)
+        stored = store.samples(model_ids=model_ids, tasks=task_names, include_failed=True)
         runs = account_runs(store.runs(), store.run_latency_totals())
+    samples, hidden = current_versions(stored, {t.name: t.version for t in list_tasks()})
+    if hidden:
+        click.echo(
+            f"Note: {hidden} stored samples of older task versions are left out "
+            "(rerun those tasks to measure the current version).",
+            err=True,
+        )
     return samples, Accounting(runs=runs, hardware=price, token_prices=_token_prices())
 
 

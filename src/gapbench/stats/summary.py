@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -123,7 +123,8 @@ def _accuracy(answered: Sequence[SampleRecord]) -> _Accuracy:
         ci_high=high,
         instances=len(by_instance),
         draws_per_instance=draws,
-        pass_at_k=mean_pass_at_k(counts),
+        # pass@k is defined over draws; an instance answered under two settings is not two draws.
+        pass_at_k=mean_pass_at_k(counts) if any(s.key.draw for s in answered) else {},
     )
 
 
@@ -172,6 +173,20 @@ def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accountin
 def _sum_known(values: Sequence[int | None]) -> int | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
+
+
+def current_versions(
+    samples: Sequence[SampleRecord], versions: Mapping[str, str]
+) -> tuple[list[SampleRecord], int]:
+    """The samples of each task's current version, and how many older-version samples were left
+    out. A new version generates or scores differently, so pooling it with the old one would mix
+    two different tests; tasks missing from `versions` (not installed here) are kept whole."""
+
+    def current(s: SampleRecord) -> bool:
+        return versions.get(s.key.task, s.key.task_version) == s.key.task_version
+
+    kept = [s for s in samples if current(s)]
+    return kept, len(samples) - len(kept)
 
 
 def summarize(

@@ -115,7 +115,8 @@ class JaNumbersTask(_NumbersTask):
     """Japanese kanji numerals with 万 and 億 to and from Arabic digits."""
 
     name = "ja_numbers"
-    version = "1"
+    # 2: the base-model few-shot prompt is labelled in Japanese (問題：/解答：), not English.
+    version = "2"
     area = "cjk"
     language = "ja"
     description = "Japanese kanji numerals (万, 億; no 零) to Arabic digits and back."

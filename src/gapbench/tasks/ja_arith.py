@@ -93,7 +93,8 @@ class JaArithTask(GeneratedTask):
     """Japanese arithmetic word problems; the same step engine and levels as `arith`."""
 
     name = "ja_arith"
-    version = "1"
+    # 2: the base-model few-shot prompt is labelled in Japanese (問題：/解答：), not English.
+    version = "2"
     area = "cjk"
     language = "ja"
     description = "Japanese arithmetic word problems, some numbers written in kanji numerals."

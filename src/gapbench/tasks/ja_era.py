@@ -202,7 +202,8 @@ class JaEraTask(GeneratedTask):
     """Era years: one conversion (easy), ages and spans across eras (medium), full dates (hard)."""
 
     name = "ja_era"
-    version = "1"
+    # 2: the base-model few-shot prompt is labelled in Japanese (問題：/解答：), not English.
+    version = "2"
     area = "cjk"
     language = "ja"
     description = (

@@ -6,13 +6,16 @@ from __future__ import annotations
 from gapbench.backends.types import ChatMessage
 from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Task
 
-COMPLETION_STOP: tuple[str, ...] = ("\nQuestion:", "\n问题：", "\n\n\n")
+COMPLETION_STOP: tuple[str, ...] = ("\nQuestion:", "\n问题：", "\n問題：", "\n\n\n")
 """Stop strings for base models: after one solution they would start inventing the next question."""
 
 _LABELS: dict[str, tuple[str, str]] = {
     "en": ("Question: ", "Solution:"),
     "zh": ("问题：", "解答："),
+    "ja": ("問題：", "解答："),
 }
+"""Question and solution labels of the few-shot format, in the task's own language: a base model
+continues a Japanese page more readily than a Japanese question under English headings."""
 
 
 def chat_messages(task: Task, instance: Instance) -> tuple[ChatMessage, ...]:
@@ -49,7 +52,8 @@ def completion_stop(task: Task) -> tuple[str, ...]:
 
 
 def _gap(task: Task) -> str:
-    return "" if task.language == "zh" else " "
+    """Chinese and Japanese put no space after a full-width colon."""
+    return "" if task.language in ("zh", "ja") else " "
 
 
 def request_id(instance: Instance, draw: int = 0) -> str:
