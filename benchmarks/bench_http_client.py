@@ -10,7 +10,11 @@ concurrency C its capacity is about C / delay requests per second. We measure:
 - per-request overhead: the backend's mean latency minus the raw client's, and the client's CPU
   time per request (what the backend costs the machine).
 
-    .venv/bin/python benchmarks/bench_http_client.py --requests 2000 --concurrency 32 --delay 0.05
+    .venv/bin/python benchmarks/bench_http_client.py --requests 2000 --concurrency 32 \\
+        --delay 0.05 --repeats 7
+
+Each repeat measures the raw client and then both backend modes, alternating their order; the
+table gives medians over the repeats (the machine's noise moves single runs by a few percent).
 """
 
 from __future__ import annotations
@@ -113,36 +117,51 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.05, help="server seconds per answer")
+    parser.add_argument("--repeats", type=int, default=5, help="medians are over these")
     args = parser.parse_args()
     n, c = args.requests, args.concurrency
     proc, url = start_server(args.delay)
+    figures: dict[str, list[tuple[float, float, float]]] = {}
     try:
         asyncio.run(raw_client(url, c * 2, c))  # warm up
-        raw_cpu = time.process_time()
-        raw_wall, raw_latencies = asyncio.run(raw_client(url, n, c))
-        raw_cpu = time.process_time() - raw_cpu
-        raw_mean = statistics.mean(raw_latencies)
-        capacity = n / raw_wall
         print(f"server delay {args.delay * 1000:.0f} ms, concurrency {c}, {n} requests")
-        print(f"  ideal capacity (concurrency / delay)   {c / args.delay:8.1f} req/s")
-        print(
-            f"  raw-socket client (measured capacity)  {capacity:8.1f} req/s"
-            f"   mean latency {raw_mean * 1000:6.2f} ms"
-            f"   client CPU {raw_cpu / n * 1000:5.2f} ms/request"
-        )
-        for stream in (False, True):
-            wall, cpu, latencies = backend_run(url, n, c, stream)
-            mean = statistics.mean(latencies)
-            print(
-                f"  backend, {'stream' if stream else 'plain '}                   "
-                f"{n / wall:8.1f} req/s   mean latency {mean * 1000:6.2f} ms   "
-                f"{100 * (n / wall) / capacity:5.1f}% of capacity   "
-                f"overhead {(mean - raw_mean) * 1000:+5.2f} ms/request   "
-                f"client CPU {cpu / n * 1000:5.2f} ms/request"
+        print(f"ideal capacity (concurrency / delay): {c / args.delay:.1f} req/s")
+        for repeat in range(args.repeats):
+            raw_cpu = time.process_time()
+            raw_wall, raw_latencies = asyncio.run(raw_client(url, n, c))
+            raw_cpu = time.process_time() - raw_cpu
+            raw_mean = statistics.mean(raw_latencies)
+            capacity = n / raw_wall
+            figures.setdefault("raw-socket client", []).append(
+                (n / raw_wall, 0.0, raw_cpu / n * 1000)
             )
+            # Alternate which mode goes first, so drift on a shared machine hits both alike.
+            for stream in (False, True) if repeat % 2 == 0 else (True, False):
+                wall, cpu, latencies = backend_run(url, n, c, stream)
+                mean = statistics.mean(latencies)
+                figures.setdefault(
+                    f"backend, {'streamed' if stream else 'not streamed'}", []
+                ).append((100 * (n / wall) / capacity, (mean - raw_mean) * 1000, cpu / n * 1000))
     finally:
         proc.terminate()
         proc.wait(10)
+    print(
+        "\n| client | capacity reached | latency added | client CPU per request | runs (capacity) |"
+    )
+    print("|---|---:|---:|---:|---|")
+    for name, rows in figures.items():
+        first = [r[0] for r in rows]
+        reached = (
+            f"{statistics.median(first):.1f} req/s"
+            if name.startswith("raw")
+            else (f"{statistics.median(first):.1f}%")
+        )
+        added = (
+            "-" if name.startswith("raw") else f"{statistics.median(r[1] for r in rows):+.2f} ms"
+        )
+        runs = ", ".join(f"{v:.1f}" for v in first)
+        cpu = statistics.median(r[2] for r in rows)
+        print(f"| {name} | {reached} | {added} | {cpu:.2f} ms | {runs} |")
 
 
 if __name__ == "__main__":

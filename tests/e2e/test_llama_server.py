@@ -169,4 +169,4 @@ def test_cli_run_through_the_server(server_url: str, cli: CliInvoke, db: Path) -
         rows = conn.execute("SELECT error, ttft_s, completion_tokens FROM samples").fetchall()
         runs = conn.execute("SELECT status, backend, engine_version FROM runs").fetchall()
     assert len(rows) == 3 and all(e is None and t is not None and c > 0 for e, t, c in rows)
-    assert runs[0][:2] == ("completed", "openai") and "httpx" in runs[0][2]
+    assert runs[0][:2] == ("completed", "openai") and "aiohttp" in runs[0][2]

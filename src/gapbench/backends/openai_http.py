@@ -7,12 +7,13 @@ reused); each finished Generation crosses back through a thread-safe queue as so
 so the runner stores it at once. Every request yields exactly one Generation: an answer, or
 finish_reason 'error' with the reason after bounded retries.
 
-Requests are httpx `Request`/`Response` objects sent straight to an aiohttp-backed transport
-(httpx-aiohttp, the transport the OpenAI SDK offers as `DefaultAioHttpClient`), one connection pool
-for all workers. httpx's own pool rescans every connection on each request (encode/httpx#3215) and
-its client layers (auth, redirects, cookies) cost more CPU per request than the request itself on
-a loopback server: going through `AsyncClient` with its default transport cost 1.6-2.5 ms of CPU
-per request at concurrency 32, this path about a third of that (benchmarks/bench_http_client.py).
+Requests go through aiohttp, one connection pool for all workers. The client's CPU per request
+decides how close a run on a fast server (a local vLLM, a loopback test) comes to the server's
+capacity, and measured at concurrency 32 (benchmarks/bench_http_client.py, docs/benchmarks.md):
+httpx's AsyncClient cost 1.6-2.5 ms per request (its pool rescans every connection on each
+request, encode/httpx#3215, and its client layers add the rest), httpx over an aiohttp transport
+about 1 ms, and aiohttp alone about half that. httpx still serves the one synchronous preflight
+request (openai_preflight.py).
 
 Settings and the API key (kept in a `Secret` that never shows itself) live in openai_config.py;
 every error text goes through `EndpointConfig.redact` before it leaves this module.
@@ -40,7 +41,7 @@ from gapbench.backends.types import BackendInfo, Generation, GenerationRequest, 
 from gapbench.errors import BackendError
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.types import ModelSpec
@@ -88,21 +89,21 @@ class OpenAIHttpBackend:
             target=self._loop.run_forever, name="gapbench-http", daemon=True
         )
         self._thread.start()
-        self._transport: httpx.AsyncBaseTransport = self._call(self._make_transport())
-        self._headers = [("content-type", "application/json"), *config.headers().items()]
+        self._session: aiohttp.ClientSession = self._call(self._make_session())
+        self._headers = {"Content-Type": "application/json", **config.headers()}
 
     def __repr__(self) -> str:
         return f"OpenAIHttpBackend({self.config.model_id!r}, urls={len(self.config.base_urls)})"
 
-    async def _make_transport(self) -> httpx.AsyncBaseTransport:
-        """One aiohttp connection pool sized to the concurrency, made on the loop thread (aiohttp
-        binds its session to the running loop)."""
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
+    async def _make_session(self) -> aiohttp.ClientSession:
+        """One connection pool sized to the concurrency, made on the loop thread (aiohttp binds a
+        session to the running loop)."""
+        import aiohttp
 
-        n = self.config.concurrency
-        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-        return AiohttpTransport(limits=limits)
+        connector = aiohttp.TCPConnector(limit=self.config.concurrency)
+        # No proxy settings from the environment, as before: an evaluation talks to the endpoint
+        # it names. Compressed answers are still accepted and decoded.
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -145,71 +146,65 @@ class OpenAIHttpBackend:
 
     async def _attempt(self, request: GenerationRequest) -> Generation:
         """One try at one request; raises AttemptFailed."""
-        import httpx
+        import aiohttp
 
         cfg = self.config
         body = self._body(request)
         index = self.replicas.acquire()
         url = cfg.base_urls[index] + ("/chat/completions" if cfg.chat else "/completions")
-        timeouts = {"connect": min(10.0, cfg.timeout_s), "read": cfg.timeout_s, "pool": None}
-        outgoing = httpx.Request(
-            "POST",
-            url,
-            content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            headers=self._headers,
-            extensions={"timeout": timeouts},
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(10.0, cfg.timeout_s), sock_read=cfg.timeout_s
         )
         start = time.perf_counter()
         try:
-            async with asyncio.timeout(cfg.timeout_s):
-                response = await self._transport.handle_async_request(outgoing)
-                try:
-                    await self._check_status(response)
-                    if body.get("stream"):
-                        answer = await self._read_stream(response)
-                    else:
-                        payload = parse_json(await response.aread(), "response")
-                        answer = Answer.from_response(payload)
-                finally:
-                    await response.aclose()
+            async with (
+                asyncio.timeout(cfg.timeout_s),
+                self._session.post(url, data=payload, headers=self._headers, timeout=timeout) as r,
+            ):
+                await self._check_status(r)
+                if body.get("stream"):
+                    answer = await self._read_stream(r)
+                else:
+                    answer = Answer.from_response(parse_json(await r.read(), "response"))
         except TimeoutError:
+            # asyncio.timeout's and aiohttp's socket timeouts (ServerTimeoutError is one too).
             raise AttemptFailed(
                 f"no complete answer within {cfg.timeout_s:g} s", retryable=True
             ) from None
-        except httpx.TimeoutException as exc:
-            raise AttemptFailed(f"timed out ({type(exc).__name__})", retryable=True) from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             detail = cfg.redact(str(exc)) or type(exc).__name__
             raise AttemptFailed(f"connection failed: {detail}", retryable=True) from None
         finally:
             self.replicas.release(index)
         return _generation(request, answer, start, time.perf_counter())
 
-    async def _check_status(self, response: httpx.Response) -> None:
-        if response.status_code < 400:
+    async def _check_status(self, response: aiohttp.ClientResponse) -> None:
+        if response.status < 400:
             return
-        raw = (await response.aread())[:4096]
+        raw = (await response.read())[:4096]
         try:
             message = error_message(parse_json(raw, "error body")) or ""
         except AttemptFailed:
             message = raw.decode("utf-8", errors="replace").strip()
-        failure = status_failure(response.status_code, message, response.headers)
-        if response.status_code == 400 and "stream_options" in message and self._send_usage_option:
+        failure = status_failure(response.status, message, response.headers)
+        if response.status == 400 and "stream_options" in message and self._send_usage_option:
             # An older server rejecting the usage option: stream without it from now on.
             self._send_usage_option = False
             failure = AttemptFailed(failure.reason, retryable=True, retry_after=0.0)
         failure.reason = self.config.redact(" ".join(failure.reason.split()))
         raise failure
 
-    async def _read_stream(self, response: httpx.Response) -> Answer:
+    async def _read_stream(self, response: aiohttp.ClientResponse) -> Answer:
         answer = Answer()
-        if "text/event-stream" not in response.headers.get("content-type", ""):
+        if "text/event-stream" not in response.headers.get("Content-Type", ""):
             # The server ignored stream=true and sent one JSON response.
-            return Answer.from_response(parse_json(await response.aread(), "response"))
+            return Answer.from_response(parse_json(await response.read(), "response"))
         decoder = SseDecoder()
         # Read to the end even after [DONE]: a body left unread closes the connection instead of
         # returning it to the pool (a new TCP connection per request).
-        async for line in response.aiter_lines():
+        async for raw_line in response.content:
+            line = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
             for data in decoder.feed(line):
                 self._add_event(answer, data)
         for data in decoder.flush():
@@ -298,7 +293,6 @@ class OpenAIHttpBackend:
     def info(self) -> BackendInfo:
         """Provenance: the API model, endpoints (without credentials) and client settings."""
         import aiohttp
-        import httpx
 
         cfg = self.config
         hosts = sorted({urlsplit(u).netloc.rpartition("@")[2] for u in cfg.base_urls})
@@ -312,9 +306,7 @@ class OpenAIHttpBackend:
         }
         if cfg.key_env:
             extra["api_key_env"] = cfg.key_env
-        engine = (
-            f"openai-compatible HTTP (httpx {httpx.__version__}, aiohttp {aiohttp.__version__})"
-        )
+        engine = f"openai-compatible HTTP (aiohttp {aiohttp.__version__})"
         return BackendInfo(
             backend="openai",
             engine_version=engine + (f"; server {self.server}" if self.server else ""),
@@ -327,7 +319,7 @@ class OpenAIHttpBackend:
         """Close connections and stop the loop thread."""
         if not self._loop.is_closed():
             try:
-                self._call(self._transport.aclose())
+                self._call(self._session.close())
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(timeout=10)
