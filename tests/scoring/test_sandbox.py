@@ -1,247 +1,264 @@
-"""The sandbox against hostile programs (tests/scoring/hostile/*.py), at every isolation level this
-host supports. Each hostile file starts with '# expect: status, ...' and optionally
-'# levels: namespaces' when weaker levels are documented not to contain it."""
+"""The sandbox's behaviour with ordinary programs: outcomes and their reasons, trusted checks
+through the proxy, limits, the environment, parallel runs, and what happens where bubblewrap is
+missing. Hostile programs, as root and as a user, are in test_sandbox_hostile.py."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import os
-import re
-import socket
-import tempfile
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from gapbench.scoring import sandbox
-from gapbench.scoring.isolation import NAMESPACES, RLIMITS
+from gapbench.scoring import sandbox, sandbox_engine
 from gapbench.scoring.sandbox import (
-    Isolation,
+    BWRAP,
+    UNSAFE,
+    Check,
+    Job,
     SandboxLimits,
-    SandboxResult,
-    available_isolations,
+    SandboxUnavailable,
     isolation_level,
+    run_checked,
+    run_jobs,
     run_program,
-    run_programs,
 )
 
-HOSTILE_DIR = Path(__file__).parent / "hostile"
-HOSTILE = sorted(HOSTILE_DIR.glob("*.py"))
+pytestmark = pytest.mark.skipif(
+    sandbox_engine.bwrap_path() is None,
+    reason="bubblewrap is not installed (apt-get install bubblewrap)",
+)
 SECRET = "sk-test-secret"
-LIMITS = SandboxLimits(cpu_s=2, wall_s=3, memory_mb=512, file_size_mb=16, nproc=32, nofile=128)
-ISOLATIONS = available_isolations()
 
 
-def _header(path: Path, key: str) -> list[str]:
-    m = re.search(rf"^# {key}: (.+)$", path.read_text(), re.MULTILINE)
-    return [s.strip() for s in m.group(1).split(",")] if m else []
+def _squares(inputs: tuple[Any, ...] = (3, 7, -5)) -> Check:
+    def verify(f: Callable[..., Any]) -> None:
+        for x in inputs:
+            got = f(x)
+            assert type(got) is int and got == x * x, f"f({x!r}) returned {got!r}"
+
+    return Check("f", verify)
 
 
-@dataclass
-class HostileRun:
-    results: dict[str, SandboxResult]
-    host_dir: Path
-    accepted: list[bytes]
-    leftovers: list[str]
-
-
-def _sandbox_processes() -> list[str]:
-    """Command lines of any process still running from a sandbox working directory."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"gapbench-sbx-" in cmdline and entry.isdigit():
-            found.append(cmdline.decode(errors="replace"))
-    return found
-
-
-@pytest.fixture(scope="module", params=ISOLATIONS, ids=lambda iso: iso.level)
-def hostile_run(request: pytest.FixtureRequest) -> Iterator[HostileRun]:
-    isolation: Isolation = request.param
-    # A world-writable directory straight under /tmp: only the sandbox stands between it and a
-    # program that wants to write there or delete the sentinel.
-    host_dir = Path(tempfile.mkdtemp(prefix="gapbench-hostile-"))
-    host_dir.chmod(0o777)
-    (host_dir / "sentinel.txt").write_text("keep me")
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setblocking(False)
-    port = listener.getsockname()[1]
-    old_key = os.environ.get("OPENAI_API_KEY")
-    os.environ["OPENAI_API_KEY"] = SECRET
+@pytest.fixture
+def no_bwrap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This host as if bubblewrap were not installed."""
+    monkeypatch.setattr(sandbox_engine, "bwrap_path", lambda: None)
+    sandbox._probe.cache_clear()
     try:
-        chosen = [p for p in HOSTILE if not _header(p, "levels") or isolation.level in
-                  _header(p, "levels")]  # fmt: skip
-        sources = [
-            p.read_text()
-            .replace("__HOST_DIR__", str(host_dir))
-            .replace("__PORT__", str(port))
-            .replace("__TEST_PID__", str(os.getpid()))
-            for p in chosen
-        ]
-        results = run_programs(sources, LIMITS, isolation=isolation)
-        accepted = []
-        try:
-            conn, _ = listener.accept()
-            accepted.append(conn.recv(100))
-        except BlockingIOError:
-            pass
-        leftovers = _sandbox_processes()
-        for _ in range(20):
-            if not leftovers:
-                break
-            time.sleep(0.1)
-            leftovers = _sandbox_processes()
-        yield HostileRun(
-            {p.stem: r for p, r in zip(chosen, results, strict=True)}, host_dir, accepted, leftovers
-        )
+        yield
     finally:
-        listener.close()
-        if old_key is None:
-            os.environ.pop("OPENAI_API_KEY", None)
-        else:
-            os.environ["OPENAI_API_KEY"] = old_key
-        for child in host_dir.iterdir():
-            child.unlink()
-        host_dir.rmdir()
-
-
-def test_there_are_enough_hostile_programs() -> None:
-    assert len(HOSTILE) >= 15
-
-
-@pytest.mark.parametrize("path", HOSTILE, ids=lambda p: p.stem)
-def test_hostile_program_is_contained(hostile_run: HostileRun, path: Path) -> None:
-    if path.stem not in hostile_run.results:
-        pytest.skip(f"documented as not contained at this level: {_header(path, 'levels')}")
-    result = hostile_run.results[path.stem]
-    expected = _header(path, "expect")
-    assert result.status in expected, (result.status, result.reason, result.stderr[-500:])
-    assert result.passed == (result.status == "passed")
-    assert result.reason
-    assert SECRET not in result.stdout + result.stderr
-
-
-def test_hostile_programs_leave_the_host_untouched(hostile_run: HostileRun) -> None:
-    assert (hostile_run.host_dir / "sentinel.txt").read_text() == "keep me"
-    assert not (hostile_run.host_dir / "escaped.txt").exists()
-    assert not Path("/etc/gapbench-escaped").exists()
-    assert hostile_run.accepted == [], "a sandboxed program reached a loopback port"
-    assert hostile_run.leftovers == [], "a daemon outlived its program"
-    assert list(Path(tempfile.gettempdir()).glob("gapbench-sbx-*")) == []
-
-
-def test_limits_are_applied(hostile_run: HostileRun) -> None:
-    result = hostile_run.results["proc_self"]
-    limits = {
-        m.group(1).strip(): m.group(2)
-        for m in re.finditer(r"^(Max [a-z ]+?)\s{2,}(\S+)", result.stdout, re.MULTILINE)
-    }
-    assert limits["Max address space"] == str(512 * 1024 * 1024)
-    assert limits["Max file size"] == str(16 * 1024 * 1024)
-    assert limits["Max open files"] == "128"
-    assert limits["Max cpu time"] == "2"
-    assert limits["Max core file size"] == "0"
-    if "uid 0 " not in result.stdout:  # as root at the weakest level the count is not ours
-        assert limits["Max processes"] == "32"
-    if result.isolation == NAMESPACES and os.geteuid() == 0:
-        assert "uid 0 " not in result.stdout
+        sandbox.allow_unsafe(False)
+        sandbox._probe.cache_clear()
 
 
 def test_a_correct_program_passes_and_output_is_captured() -> None:
     result = run_program("import sys\nprint('hello')\nprint('oops', file=sys.stderr)")
-    assert (result.passed, result.status) == (True, "passed")
+    assert (result.passed, result.status, result.reason) == (True, "passed", "ran to the end")
     assert result.stdout == "hello\n"
     assert "oops" in result.stderr
-    assert result.isolation == isolation_level().level
-    assert result.warning == isolation_level().warning
+    assert result.isolation == BWRAP == isolation_level().level
+    assert result.warning is None
 
 
-def test_a_failing_check_fails_with_the_exception_as_reason() -> None:
+def test_an_exception_is_the_reason() -> None:
     result = run_program("def f(x):\n    return x + 1\nassert f(1) == 3, 'f(1) should be 3'")
     assert (result.passed, result.status) == (False, "failed")
     assert result.reason == "AssertionError: f(1) should be 3"
+    assert "line 3" in result.stderr
 
 
-def test_exiting_before_the_success_marker_is_a_failure() -> None:
-    early = run_program("import sys\nsys.exit(0)\nprint('DONE-123')", success_marker="DONE-123")
-    assert (early.passed, early.status) == (False, "failed")
-    full = run_program("print('DONE-123')", success_marker="DONE-123")
-    assert full.passed
+@pytest.mark.parametrize(
+    ("source", "status", "reason"),
+    [
+        ("raise SystemExit(121)", "failed", "exited with code 121"),
+        ("raise SystemExit(123)", "failed", "exited with code 123"),
+        ("import sys\nsys.exit('bye')", "failed", "exited with code 1: bye"),
+        ("x = bytearray(2 ** 31)", "memory", "MemoryError"),
+        ("open('/usr/escaped', 'w')", "forbidden", "Read-only file system"),
+        ("import os\nos._exit(0)", "failed", "the program ended without answering"),
+    ],
+)
+def test_labels_come_from_what_happened_not_from_exit_codes(
+    source: str, status: str, reason: str
+) -> None:
+    result = run_program(source)
+    assert result.status == status and reason in result.reason, result
 
 
-def test_the_working_directory_is_fresh_and_removed() -> None:
-    program = (
-        "import os\nassert os.listdir('.') == ['program.py'], os.listdir('.')\nprint(os.getcwd())"
+def test_cpu_and_wall_limits_are_observed_by_the_supervisor() -> None:
+    limits = SandboxLimits(cpu_s=1, wall_s=15)
+    spin, sleep, suicide = run_jobs(
+        [
+            Job("while True:\n    pass"),
+            Job("import time\ntime.sleep(60)"),
+            # A program that kills itself used less than a second of CPU: not a CPU timeout.
+            Job("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\nraise SystemExit(3)"),
+        ],
+        limits,
     )
-    first = run_program(program + "\nopen('left.txt', 'w').write('x')")
-    second = run_program(program)
-    assert first.passed and second.passed, (first.reason, second.reason)
-    workdir = Path(first.stdout.strip())
-    assert workdir != Path(second.stdout.strip())
-    assert not workdir.exists()
+    assert (spin.status, spin.reason) == ("timeout", "CPU time limit of 1 s exceeded")
+    assert spin.duration_s < 10
+    assert sleep.status == "timeout" and "wall-clock" in sleep.reason
+    assert suicide.status == "failed" and "CPU" not in suicide.reason
+
+
+def test_a_checked_function_passes_only_when_the_trusted_tests_pass() -> None:
+    right = run_checked("def f(x):\n    return x * x\n", _squares())
+    assert (right.passed, right.status, right.reason) == (True, "passed", "every test passed")
+    wrong = run_checked("def f(x):\n    return x + x\n", _squares())
+    assert not wrong.passed and wrong.reason.startswith("AssertionError: f(3) returned 6")
+    floats = run_checked("def f(x):\n    return float(x * x)\n", _squares())
+    assert not floats.passed and "returned 9.0" in floats.reason
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("def f(x:\n", "SyntaxError"),
+        ("def g(x):\n    return x\n", "no function named 'f'"),
+        ("import nonexistent_module\n", "ModuleNotFoundError"),
+        ("def f(x):\n    raise KeyError(x)\n", "KeyError: 3"),
+        ("def f(x):\n    return iter([x])\n", "cannot be checked outside the sandbox"),
+        ("def f(x):\n    return 10 ** 5000\n", "UnsupportedValue"),
+    ],
+)
+def test_a_candidate_that_cannot_answer_fails_with_the_reason(source: str, reason: str) -> None:
+    result = run_checked(source, _squares())
+    assert not result.passed and result.status == "failed"
+    assert reason in result.reason, result.reason
+
+
+def test_plain_values_of_every_literal_type_cross_the_wall() -> None:
+    values = [None, True, 0, -(10**30), 2.5, -0.0, math.inf, 1 + 2j, "héllo\n", b"\x00\xff",
+              [1, [2]], (1, (2,)), {1: "a", (2, 3): [4]}, {1, 2}, frozenset({3}),
+              {"k": None}]  # fmt: skip
+    seen: list[Any] = []
+
+    def verify(f: Callable[..., Any]) -> None:
+        for value in values:
+            seen.append(f(value, key=value))
+        assert math.isnan(f(math.nan, key=0))
+
+    result = run_checked("def f(x, key):\n    assert x == key or x != x\n    return x\n",
+                         Check("f", verify))  # fmt: skip
+    assert result.passed, result.reason
+    assert seen == values
+    assert [type(v) for v in seen] == [type(v) for v in values]
+
+
+def test_a_builtin_exception_stays_catchable_by_the_tests() -> None:
+    def verify(f: Callable[..., Any]) -> None:
+        try:
+            f(-1)
+        except ValueError as exc:
+            assert "negative" in str(exc)
+        else:
+            raise AssertionError("f(-1) should raise ValueError")
+
+    source = "def f(x):\n    if x < 0:\n        raise ValueError('negative input')\n    return x\n"
+    assert run_checked(source, Check("f", verify)).passed
+
+
+def test_a_program_that_ends_mid_check_cannot_be_swallowed_by_the_tests() -> None:
+    def forgiving(f: Callable[..., Any]) -> None:
+        for x in range(3):
+            # A lenient test, which must still not turn a crash into a pass.
+            with contextlib.suppress(Exception):
+                f(x)
+
+    result = run_checked("import os\ndef f(x):\n    os._exit(0)\n", Check("f", forgiving))
+    assert not result.passed and "ended without answering" in result.reason
+
+
+def test_a_hanging_function_times_out() -> None:
+    result = run_checked("def f(x):\n    while True:\n        pass\n", _squares(),
+                         SandboxLimits(cpu_s=1, wall_s=10))  # fmt: skip
+    assert result.status == "timeout"
 
 
 def test_the_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("PYTHONPATH", "/nowhere")
-    result = run_program("import os, json\nprint(json.dumps(sorted(os.environ)))")
+    result = run_program("import os, json\nprint(json.dumps(dict(os.environ)))")
     assert result.passed
-    assert set(eval(result.stdout)) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR"}
+    env = json.loads(result.stdout)
+    assert set(env) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"}
+    assert SECRET not in result.stdout
 
 
-def test_programs_run_in_parallel() -> None:
+def test_the_working_directory_is_fresh_private_and_sized() -> None:
+    program = "import os\nassert os.listdir('.') == [], os.listdir('.')\nprint(os.getcwd())\n"
+    first = run_program(program + "open('left.txt', 'w').write('x')")
+    second = run_program(program)
+    assert first.passed and second.passed, (first.reason, second.reason)
+    assert first.stdout.strip() == sandbox_engine.WORKDIR
+    full = run_program("f = open('big', 'wb')\nwhile True:\n    f.write(b'x' * 65536)",
+                       SandboxLimits(tmpfs_mb=4, file_size_mb=16))  # fmt: skip
+    assert full.status == "forbidden" and "No space left" in full.reason
+
+
+def test_the_root_is_minimal_and_read_only() -> None:
+    result = run_program(
+        "import os, json\n"
+        "print(json.dumps({'root': sorted(os.listdir('/')), 'etc': os.path.exists('/etc/passwd'),"
+        " 'home': os.path.exists(os.path.expanduser('~root'))}))"
+    )
+    seen = json.loads(result.stdout)
+    allowed = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "proc", "dev", "tmp",
+               "sandbox", "root", "home", "opt", "work"}  # fmt: skip
+    assert set(seen["root"]) <= allowed
+    assert not seen["etc"]
+
+
+def test_jobs_run_in_parallel_and_keep_their_order() -> None:
     started = time.monotonic()
-    results = run_programs(["import time\ntime.sleep(0.6)"] * 6, workers=2)
+    results = run_jobs(
+        [Job(f"import time\ntime.sleep(0.6)\nprint({i})") for i in range(6)], workers=2
+    )
     elapsed = time.monotonic() - started
-    assert all(r.passed for r in results)
-    assert elapsed < 3.2, f"6 x 0.6 s on 2 workers took {elapsed:.1f} s"
+    assert [r.stdout.strip() for r in results] == [str(i) for i in range(6)]
+    assert elapsed < 3.5, f"6 x 0.6 s on 2 workers took {elapsed:.1f} s"
 
 
-def test_results_keep_the_order_of_the_programs() -> None:
-    results = run_programs([f"print({i})" for i in range(5)])
-    assert [r.stdout.strip() for r in results] == [str(i) for i in range(5)]
+_UID_PROGRAM = "import os, time\ntime.sleep(0.8)\nprint(os.getuid())\n"
 
 
-def test_this_host_has_an_isolation_level() -> None:
-    levels = [iso.level for iso in ISOLATIONS]
-    assert levels and set(levels) <= {NAMESPACES, RLIMITS}
-    assert isolation_level() == ISOLATIONS[0]
-    assert (isolation_level().warning is None) == (isolation_level().level == NAMESPACES)
+@pytest.mark.skipif(os.geteuid() != 0, reason="throwaway uids are used only when running as root")
+def test_concurrent_gapbench_processes_never_share_a_throwaway_uid() -> None:
+    script = (
+        "import json\nfrom gapbench.scoring.sandbox import Job, run_jobs\n"
+        f"results = run_jobs([Job({_UID_PROGRAM!r})] * 3, workers=3)\n"
+        "print(json.dumps([r.stdout.strip() for r in results]))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]  # fmt: skip
+    uids = [uid for p in procs for uid in json.loads(p.communicate(timeout=60)[0])]
+    assert len(uids) == 9 and len(set(uids)) == 9, uids
+    assert all(int(uid) >= 2_000_000_000 for uid in uids)
 
 
-def test_a_host_without_namespaces_degrades_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real_try = sandbox._try
-
-    def no_namespaces(isolation: Isolation) -> SandboxResult:
-        if isolation.level == NAMESPACES:
-            return SandboxResult(False, "error", "sandbox setup failed: unshare: EPERM", 0.0, "")
-        return real_try(isolation)
-
-    monkeypatch.setattr(sandbox, "_try", no_namespaces)
-    available_isolations.cache_clear()
-    try:
-        level = isolation_level()
-        assert level.level == RLIMITS
-        assert level.warning is not None and "unshare: EPERM" in level.warning
-        result = run_program("print('still isolated')", isolation=level)
-        assert result.passed and result.isolation == RLIMITS and result.warning == level.warning
-    finally:
-        available_isolations.cache_clear()
+def test_without_bubblewrap_code_refuses_to_run_with_one_sentence(no_bwrap: None) -> None:
+    with pytest.raises(SandboxUnavailable) as refused:
+        isolation_level()
+    message = str(refused.value)
+    assert "bubblewrap (bwrap) is not installed" in message
+    assert "--unsafe-sandbox" in message and "apt-get install bubblewrap" in message
+    assert message.count(". ") == 0 and message.endswith(".")
 
 
-def test_a_host_without_any_isolation_refuses_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    failed = SandboxResult(False, "error", "nothing works", 0.0, "")
-    monkeypatch.setattr(sandbox, "_try", lambda isolation: failed)
-    available_isolations.cache_clear()
-    try:
-        with pytest.raises(sandbox.SandboxUnavailable, match="nothing works"):
-            isolation_level()
-    finally:
-        available_isolations.cache_clear()
+def test_unsafe_sandbox_runs_with_a_warning_and_never_as_root(no_bwrap: None) -> None:
+    sandbox.allow_unsafe()
+    isolation = isolation_level()
+    assert isolation.level == UNSAFE and isolation.warning is not None
+    result = run_program("import os\nprint(os.getuid())", isolation=isolation)
+    assert result.passed and result.isolation == UNSAFE and result.warning == isolation.warning
+    assert int(result.stdout) != 0
+    checked = run_checked("def f(x):\n    return x * x\n", _squares(), isolation=isolation)
+    assert checked.passed, checked.reason

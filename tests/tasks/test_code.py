@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapbench.scoring.sandbox import run_programs
+from gapbench.scoring.sandbox import Job, run_jobs
 from gapbench.tasks.base import DIFFICULTIES, Difficulty, Task
 from gapbench.tasks.code import (
     OPS_BY_NAME,
@@ -19,7 +19,7 @@ from gapbench.tasks.code import (
     _random_chain,
     apply_chain,
     describe,
-    harness,
+    hidden_tests,
     reference_source,
 )
 
@@ -120,12 +120,40 @@ def test_chat_prompt_asks_for_a_python_block() -> None:
 
 def test_reference_solutions_pass_in_the_sandbox() -> None:
     instances = [TASK.instance(4, i, d) for d in DIFFICULTIES for i in range(8)]
-    programs = [
-        harness(json.loads(x.answer)["reference"], json.loads(x.answer)["tests"], "OK-MARK")
+    jobs = [
+        Job(json.loads(x.answer)["reference"], hidden_tests(json.loads(x.answer)["tests"]))
         for x in instances
     ]
-    results = run_programs(programs, success_markers=["OK-MARK"] * len(programs))
+    results = run_jobs(jobs)
     assert all(r.passed for r in results), [r.reason for r in results if not r.passed]
+
+
+def test_a_candidate_cannot_pass_by_rebinding_type_or_faking_equality() -> None:
+    """The hidden tests compare here, outside the sandbox: inside, `type` and `__eq__` are the
+    program's to rebind, and a marker on stdout or exit code 0 means nothing."""
+    instance = next(
+        x
+        for x in (TASK.instance(5, i, "medium") for i in range(100))
+        if all(type(want) is int for _, want in json.loads(x.answer)["tests"])
+    )
+    answer = json.loads(instance.answer)
+    reference = answer["reference"].replace("def f(", "def _right(")
+    cheats = {
+        # The right numbers as floats, with `type` rebound so a check inside would see int.
+        "rebound type": f"import builtins\n{reference}builtins.type = lambda x: int\n"
+        "def f(v):\n    return float(_right(v))\n",
+        "equal to anything": "class Anything:\n    def __eq__(self, other):\n"
+        "        return True\ndef f(v):\n    return Anything()\n",
+        "marker and exit 0": "import os\ndef f(v):\n    print('ALL-TESTS-PASSED')\n"
+        "    os._exit(0)\n",
+        "forged replies": "import os\ndef f(v):\n    for fd in range(3, 64):\n        try:\n"
+        "            os.write(fd, b'{\"value\": 0}\\n')\n        except OSError:\n"
+        "            pass\n    return None\n",
+    }
+    results = run_jobs([Job(cheat, hidden_tests(answer["tests"])) for cheat in cheats.values()])
+    assert [r.passed for r in results] == [False] * len(cheats), [r.reason for r in results]
+    honest = run_jobs([Job(answer["reference"], hidden_tests(answer["tests"]))])
+    assert honest[0].passed, honest[0].reason
 
 
 def test_score_accepts_the_reference_and_rejects_wrong_code() -> None:

@@ -1,60 +1,51 @@
-"""Run model-written Python in a sandbox: the parent side.
+"""Run model-written Python where it can harm nothing and decide nothing: the public API.
 
-Model-written code is hostile until proven otherwise. Each program runs in its own session (so a
-timeout kills the whole process group) under the launcher in isolation.py, which adds namespaces
-(no network, a private pid space whose teardown reaps daemons, private /tmp), rlimits (CPU, address
-space, file size, open files, processes), an unprivileged uid when we are root, a fresh working
-directory that is removed afterwards, a scrubbed environment and `python -I -S` (programs see the
-standard library only, no site-packages). Here we cap the output, enforce the wall clock and turn
-what happened into a `SandboxResult`.
+Model-written code is hostile until proven otherwise. Two rules follow:
 
-The isolation level is probed once per process (`isolation_level()`): a host that cannot create
-namespaces degrades to the `rlimits` level with a warning carried by every result, never to none;
-a host where even that fails raises `SandboxUnavailable`.
+- It runs in bubblewrap (sandbox_engine.py): a minimal read-only root, its own pid, network, user,
+  ipc and uts namespaces, no capabilities, no_new_privs, sized tmpfs scratch space, resource
+  limits, never as root. Where bubblewrap cannot run, code tasks refuse to start unless the user
+  passes `--unsafe-sandbox`, and that choice is recorded beside every score it produced.
+- It never decides whether it passed. `run_checked` loads the candidate in the sandbox and hands
+  the trusted side a proxy for its function; the tests (HumanEval's `check`, our own) run here,
+  call the proxy, and compare the plain values it returns (literals.py). Printing a marker,
+  exiting 0, forging a status pipe or rebinding `type` inside the sandbox changes nothing here.
+  Labels such as 'timeout' come from what the trusted side observed itself (sandbox_session.py).
 """
 
 from __future__ import annotations
 
-import contextlib
+import builtins
+import errno
 import functools
-import json
 import os
-import queue
-import selectors
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from gapbench.errors import GapbenchError
-from gapbench.scoring.isolation import (
-    EXIT_FORBIDDEN,
-    EXIT_MEMORY,
-    EXIT_SETUP,
-    NAMESPACES,
-    RLIMITS,
-)
+from gapbench.scoring import literals
+from gapbench.scoring.sandbox_engine import BWRAP, UNSAFE, Isolation
+from gapbench.scoring.sandbox_session import Observation, Session, SessionEnded
 
 Status = Literal["passed", "failed", "timeout", "memory", "forbidden", "output-limit", "error"]
+__all__ = ["BWRAP", "UNSAFE", "Check", "Isolation", "Job", "SandboxLimits", "SandboxResult",
+           "SandboxUnavailable", "allow_unsafe", "isolation_level", "run_checked", "run_jobs",
+           "run_program"]  # fmt: skip
 
-_LAUNCHER = str(Path(__file__).with_name("isolation.py"))
-_PROGRAM_NAME = "program.py"
-_SANDBOX_UIDS = range(61000, 61064)
-"""Throwaway uids for programs when we run as root: one per concurrent program, so RLIMIT_NPROC
-(counted per uid) limits each program on its own. They need no passwd entry."""
-_DRAIN_S = 1.0
-_KEEP_OUTPUT = 4096
+# Errors that mean the sandbox said no, rather than the program being wrong.
+_FORBIDDEN_ERRNOS = {
+    errno.EPERM, errno.EACCES, errno.EAGAIN, errno.EFBIG, errno.EMFILE, errno.ENFILE,
+    errno.EROFS, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL,
+    errno.ECONNREFUSED, errno.ENOSPC, errno.EDQUOT,
+}  # fmt: skip
+_PROBE = "import collections, fractions, hashlib, itertools, json, math, re, string, typing\n"
 
 
 class SandboxUnavailable(GapbenchError):
-    """Not even the weakest isolation level works on this host."""
+    """No isolation that meets the bar can run here, and the user did not accept less."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +53,7 @@ class SandboxLimits:
     """Resource limits for one program."""
 
     cpu_s: int = 5
-    """CPU seconds (RLIMIT_CPU): SIGXCPU at the limit, SIGKILL one second later."""
+    """CPU seconds (RLIMIT_CPU): the kernel kills the program one second past it."""
     wall_s: float = 10.0
     """Wall-clock seconds from start to kill; catches sleeping programs that use no CPU."""
     memory_mb: int = 1024
@@ -70,39 +61,29 @@ class SandboxLimits:
     file_size_mb: int = 16
     """Largest file the program may write (RLIMIT_FSIZE)."""
     nproc: int = 32
-    """Processes the program's uid may have (RLIMIT_NPROC)."""
+    """Processes and threads the program may have (RLIMIT_NPROC, counted in its user namespace)."""
     nofile: int = 128
     """Open file descriptors (RLIMIT_NOFILE)."""
     tmpfs_mb: int = 64
-    """Size of each private tmpfs (/tmp, /var/tmp, /dev/shm) at the namespaces level."""
+    """Size of each scratch tmpfs: the working directory, /tmp and /dev/shm."""
     max_output_kb: int = 64
     """stdout and stderr together; more and the program is killed ('output-limit')."""
+    max_reply_kb: int = 1024
+    """One value returned to the trusted side; more is 'output-limit' too."""
 
 
 DEFAULT_LIMITS = SandboxLimits()
 
 
 @dataclass(frozen=True)
-class Isolation:
-    """What this host allows; stored with results as provenance."""
-
-    level: str
-    """'namespaces' (strong) or 'rlimits' (no namespaces: socket layer blocked by an audit hook)."""
-    drop_uid: bool
-    """Programs run as a throwaway unprivileged uid (we are root and that works)."""
-    warning: str | None = None
-    """Why a weaker level is used, or None at full strength."""
-
-
-@dataclass(frozen=True)
 class SandboxResult:
-    """How one program ended."""
+    """How one program ended, as the trusted side saw it."""
 
     passed: bool
-    """Exited 0 (and printed the success marker when one was required)."""
+    """run_checked: every test passed. run_program: it ran to the end without an error."""
     status: Status
     reason: str
-    """One line for humans: the exception, the limit hit, the signal."""
+    """One line for humans: the failed test, the exception, the limit hit."""
     duration_s: float
     isolation: str
     """The isolation level it ran under."""
@@ -111,260 +92,246 @@ class SandboxResult:
     stderr: str = ""
     """The last few KB of stderr."""
     warning: str | None = None
-    """Set when the run used a weaker isolation level than 'namespaces'."""
+    """Set when the program ran without the sandbox (--unsafe-sandbox)."""
 
 
-_PROBE = """\
-import collections, decimal, fractions, hashlib, heapq, itertools, json, math, re, string, typing
-import socket
-try:
-    socket.create_connection(("127.0.0.1", 9), timeout=1).close()
-except OSError:
-    print("probe-ok")
-"""
+@dataclass(frozen=True)
+class Check:
+    """Trusted tests of a sandboxed function."""
 
-_uids: queue.SimpleQueue[int] = queue.SimpleQueue()
-for _uid in _SANDBOX_UIDS:
-    _uids.put(_uid)
+    entry: str
+    """The name of the function the program must define."""
+    verify: Callable[[Callable[..., Any]], None]
+    """Runs here, outside the sandbox, with a proxy for the function: returns when every test
+    passed, raises (an AssertionError, say) at the first that did not."""
+    describe: Callable[[AssertionError], str] | None = None
+    """The reason to give for a failed assertion, when its message alone would not say."""
 
 
-def _try(isolation: Isolation) -> SandboxResult:
-    return _run(_PROBE, SandboxLimits(wall_s=20), "probe-ok", isolation)
+@dataclass(frozen=True)
+class Job:
+    source: str
+    check: Check | None = None
+    """None: run `source` as __main__; it passes when it runs to the end (tests of the sandbox)."""
+
+
+# --- which isolation --------------------------------------------------------------------
+
+_allow_unsafe = False
+_lock = threading.Lock()
+
+
+def allow_unsafe(enabled: bool = True) -> None:
+    """Let code run without bubblewrap where bubblewrap cannot run (the CLI's --unsafe-sandbox)."""
+    global _allow_unsafe
+    _allow_unsafe = enabled
 
 
 @functools.cache
-def available_isolations() -> tuple[Isolation, ...]:
-    """Every isolation that works on this host, strongest first (probed once per process)."""
-    root = os.geteuid() == 0
-    candidates = [Isolation(NAMESPACES, root), Isolation(RLIMITS, root)]
-    if root:
-        candidates.append(Isolation(RLIMITS, False))
-    working: list[Isolation] = []
-    why_not: list[str] = []
-    for candidate in candidates:
-        probe = _try(candidate)
-        if not probe.passed:
-            why_not.append(f"{candidate.level}{'' if candidate.drop_uid else ' as root'}: "
-                           f"{probe.reason}")  # fmt: skip
-            continue
-        if candidate.level != NAMESPACES:
-            weaker = "; ".join(why_not) or "forced"
-            warning = f"weaker isolation ({weaker}): network blocked by an audit hook only"
-            if root and not candidate.drop_uid:
-                warning += ", programs run as root"
-            candidate = replace(candidate, warning=warning)
-        working.append(candidate)
-    if not working:
-        raise SandboxUnavailable(
-            f"The code sandbox cannot start on this host ({'; '.join(why_not)}); "
-            "run code tasks on a Linux host that allows namespaces or setrlimit."
-        )
-    return tuple(working)
+def _probe(level: str) -> Isolation | str:
+    """The isolation at `level` when a trivial program runs under it here, else why not."""
+    from gapbench.scoring import sandbox_engine as engine
+
+    as_root = os.geteuid() == 0
+    if level == BWRAP:
+        path = engine.bwrap_path()
+        if path is None:
+            return "bubblewrap (bwrap) is not installed"
+        isolation = Isolation(BWRAP, engine.bwrap_version(path), as_root)
+    else:
+        warning = "no sandbox (--unsafe-sandbox): model code ran with the user's own access"
+        isolation = Isolation(UNSAFE, "none", as_root, warning)
+    try:
+        result = _run(Job(_PROBE), SandboxLimits(wall_s=20), isolation)
+    except OSError as exc:
+        return f"{level} could not start ({exc})"
+    return isolation if result.passed else f"{level} failed here ({result.reason})"
 
 
 def isolation_level() -> Isolation:
-    """The strongest isolation this host supports; its warning says why when it is degraded."""
-    return available_isolations()[0]
+    """bubblewrap when it works here; else the unsafe level if allowed; else SandboxUnavailable
+    with one sentence naming what is missing."""
+    with _lock:  # one probe, even when many threads ask at once
+        strong = _probe(BWRAP)
+        if isinstance(strong, Isolation):
+            return strong
+        if _allow_unsafe:
+            weak = _probe(UNSAFE)
+            if isinstance(weak, Isolation):
+                return weak
+            raise SandboxUnavailable(f"Model code cannot run on this host at all: {weak}.")
+    raise SandboxUnavailable(
+        f"Code tasks run model code in a bubblewrap sandbox, and {strong}: install bubblewrap "
+        "(apt-get install bubblewrap, dnf install bubblewrap) and allow unprivileged user "
+        "namespaces, or pass --unsafe-sandbox to run model code without isolation."
+    )
+
+
+# --- running ------------------------------------------------------------------------------
 
 
 def run_program(
+    source: str, limits: SandboxLimits = DEFAULT_LIMITS, *, isolation: Isolation | None = None
+) -> SandboxResult:
+    """Run `source` as __main__ in the sandbox and report how it ended."""
+    return _run(Job(source), limits, isolation or isolation_level())
+
+
+def run_checked(
     source: str,
+    check: Check,
     limits: SandboxLimits = DEFAULT_LIMITS,
     *,
-    success_marker: str | None = None,
     isolation: Isolation | None = None,
 ) -> SandboxResult:
-    """Run Python `source` as __main__ in the sandbox and report how it ended.
-
-    With `success_marker`, exit code 0 passes only when stdout contains the marker: a program that
-    calls sys.exit(0) before its checks ran does not pass.
-    """
-    return _run(source, limits, success_marker, isolation or isolation_level())
+    """Load `source` in the sandbox and run `check` here against its function."""
+    return _run(Job(source, check), limits, isolation or isolation_level())
 
 
-def run_programs(
-    sources: Sequence[str],
+def run_jobs(
+    jobs: Sequence[Job],
     limits: SandboxLimits = DEFAULT_LIMITS,
     *,
-    success_markers: Sequence[str | None] | None = None,
     workers: int | None = None,
     isolation: Isolation | None = None,
 ) -> list[SandboxResult]:
-    """Run many programs, up to `workers` (default: the core count) at once; results in order.
-
-    One program's failure (timeout, crash, anything) never stops the others.
-    """
-    markers = list(success_markers) if success_markers is not None else [None] * len(sources)
+    """Run many jobs, up to `workers` (default: the core count) at once; results in order.
+    One job's failure (timeout, crash, anything) never stops the others."""
+    if not jobs:
+        return []
     isolation = isolation or isolation_level()
-    workers = max(1, min(workers or os.cpu_count() or 1, len(_SANDBOX_UIDS)))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(_run, src, limits, marker, isolation)
-            for src, marker in zip(sources, markers, strict=True)
-        ]
-        return [f.result() for f in futures]
+        return list(pool.map(lambda job: _run(job, limits, isolation), jobs))
 
 
-def _scrubbed_env(workdir: str) -> dict[str, str]:
-    # Nothing of ours leaks in (API keys live in the environment); -I ignores PYTHON* anyway.
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": workdir,
-        "TMPDIR": workdir,
-    }
-
-
-def _run(
-    source: str, limits: SandboxLimits, marker: str | None, isolation: Isolation
-) -> SandboxResult:
-    uid = _uids.get() if isolation.drop_uid else None
-    workdir = tempfile.mkdtemp(prefix="gapbench-sbx-")
-    try:
-        Path(workdir, _PROGRAM_NAME).write_text(source, encoding="utf-8")
-        if uid is not None:
-            os.chown(workdir, uid, uid)
-        cfg: dict[str, object] = {"level": isolation.level, "uid": uid, "workdir": workdir,
-               "program": _PROGRAM_NAME, "limits": asdict(limits)}  # fmt: skip
-        return _execute(cfg, limits, marker, isolation)
-    finally:
+def _run(job: Job, limits: SandboxLimits, isolation: Isolation) -> SandboxResult:
+    failure: BaseException | None = None
+    outcome: dict[str, Any] = {}
+    with Session(isolation, limits) as session:
         try:
-            if uid is not None and isolation.level == RLIMITS:
-                _kill_uid(uid)  # without a pid namespace, a setsid() daemon escapes the group kill
-        finally:
-            if uid is not None:
-                _uids.put(uid)
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _execute(
-    cfg: dict[str, object], limits: SandboxLimits, marker: str | None, isolation: Isolation
-) -> SandboxResult:
-    start = time.monotonic()
-    status_r, status_w = os.pipe()
-    cfg["status_fd"] = status_w
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", _LAUNCHER, json.dumps(cfg)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=str(cfg["workdir"]),
-            env=_scrubbed_env(str(cfg["workdir"])),
-            start_new_session=True,
-            pass_fds=(status_w,),
-        )
-    finally:
-        os.close(status_w)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err, status = bytearray(), bytearray(), bytearray()
-    buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status}
-    cap = limits.max_output_kb * 1024
-    verdict: tuple[Status, str] | None = None
-    with selectors.DefaultSelector() as sel:
-        for fd in buffers:
-            sel.register(fd, selectors.EVENT_READ)
-        deadline = start + limits.wall_s
-        while verdict is None and status_r in sel.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                verdict = ("timeout", f"wall-clock limit of {limits.wall_s:g} s exceeded")
-                break
-            for key, _ in sel.select(remaining):
-                if not _read_into(sel, key.fd, buffers[key.fd]):
-                    continue
-                if len(out) + len(err) > cap:
-                    verdict = ("output-limit", f"more than {limits.max_output_kb} KB of output")
-                    break
-        _kill_group(proc.pid)
-        # Whatever is still buffered in the pipes, bounded by the cap and a short drain.
-        drain_until = time.monotonic() + _DRAIN_S
-        while sel.get_map() and time.monotonic() < drain_until and len(out) + len(err) <= cap:
-            for key, _ in sel.select(drain_until - time.monotonic()):
-                _read_into(sel, key.fd, buffers[key.fd])
-    proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
-    os.close(status_r)
-    stdout = out[:_KEEP_OUTPUT].decode("utf-8", "replace")
-    stderr = err[-_KEEP_OUTPUT:].decode("utf-8", "replace")
-    if verdict is None:
-        verdict = _classify(bytes(status), stderr, stdout, marker)
+            session.hello()
+            if job.check is None:
+                outcome = session.exchange({"op": "run", "source": job.source}).get("done", {})
+            else:
+                loaded = session.exchange(
+                    {"op": "load", "source": job.source, "entry": job.check.entry}
+                )
+                if "error" in loaded:
+                    raise _raised(loaded["error"])
+                job.check.verify(_Candidate(session, job.check.entry))
+        except BaseException as exc:  # the verdict needs whatever stopped the run, of any kind
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failure = exc
+    observed = session.observe()
+    status, reason = _verdict(job, outcome, failure, observed, limits)
     return SandboxResult(
-        passed=verdict[0] == "passed",
-        status=verdict[0],
-        reason=verdict[1],
-        duration_s=time.monotonic() - start,
+        passed=status == "passed",
+        status=status,
+        reason=reason,
+        duration_s=observed.duration_s,
         isolation=isolation.level,
-        stdout=stdout,
-        stderr=stderr,
+        stdout=observed.stdout,
+        stderr=observed.stderr,
         warning=isolation.warning,
     )
 
 
-def _read_into(sel: selectors.BaseSelector, fd: int, buffer: bytearray) -> bool:
-    data = os.read(fd, 65536)
-    if not data:
-        sel.unregister(fd)
-        return False
-    buffer += data
-    return True
+class _Candidate:
+    """The sandboxed function as the trusted tests see it: arguments go in, plain values or
+    exceptions of builtin types come out."""
 
+    def __init__(self, session: Session, name: str) -> None:
+        self._session, self.__name__ = session, name
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _kill_uid(uid: int) -> None:
-    """Kill every process of a throwaway uid (we are root); repeated, since they may be forking."""
-    for _ in range(20):
-        victims = []
-        for entry in os.listdir("/proc"):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = {"op": "call", "args": literals.encode_value(list(args)),
+                   "kwargs": literals.encode_value(kwargs)}  # fmt: skip
+        reply = self._session.exchange(request)
+        if "value" in reply:
             try:
-                if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
-                    victims.append(int(entry))
-            except OSError:
-                continue
-        if not victims:
-            return
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
+                return literals.decode_value(reply["value"])
+            except literals.LiteralError as exc:
+                raise CandidateError("UnsupportedValue", str(exc)) from None
+        raise _raised(reply.get("error") or {})
+
+
+class CandidateError(Exception):
+    """An exception the sandboxed function raised that is not mirrored by a builtin type."""
+
+    def __init__(self, type_name: str, message: str, code: int | None = None) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name, self.errno = type_name, code
+
+
+def _raised(error: dict[str, Any]) -> Exception:
+    """The program's exception, as a builtin exception of the same type where there is one (so a
+    test's `except ValueError` still works), else CandidateError. Never the program's own class,
+    and never a MemoryError or an exit in the trusted process."""
+    name, message = str(error.get("type", "Error")), str(error.get("message", ""))
+    code = error.get("errno") if isinstance(error.get("errno"), int) else None
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin is not MemoryError:
+        try:
+            exc: Exception = builtin(code, message) if code is not None else builtin(message)
+        except Exception:
+            exc = CandidateError(name, message, code)
+    else:
+        exc = CandidateError(name, message, code)
+    exc.sandboxed = (name, message, code)  # type: ignore[attr-defined]
+    return exc
+
+
+def _verdict(
+    job: Job,
+    outcome: dict[str, Any],
+    failure: BaseException | None,
+    seen: Observation,
+    limits: SandboxLimits,
+) -> tuple[Status, str]:
+    if not seen.started:
+        return "error", f"sandbox setup failed: {_last_line(seen.stderr) or seen.exit_status}"
+    if seen.timed_out:
+        return "timeout", f"wall-clock limit of {limits.wall_s:g} s exceeded"
+    if seen.output_exceeded:
+        return "output-limit", f"more than {limits.max_output_kb} KB of output"
+    if seen.reply_exceeded:
+        return "output-limit", f"a returned value of more than {limits.max_reply_kb} KB"
+    if isinstance(failure, SessionEnded) or (job.check is None and not outcome):
+        if seen.cpu_s >= limits.cpu_s:
+            return "timeout", f"CPU time limit of {limits.cpu_s} s exceeded"
+        return "failed", f"the program ended without answering (exit status {seen.exit_status})"
+    if failure is None:
+        if job.check is not None:
+            return "passed", "every test passed"
+        if "error" in outcome:
+            return _error_status(outcome["error"])
+        code, message = outcome.get("exit", 1), outcome.get("message")
+        if code == 0:
+            return "passed", "ran to the end"
+        return "failed", f"exited with code {code}" + (f": {message}" if message else "")
+    sandboxed = getattr(failure, "sandboxed", None)
+    if sandboxed is not None:
+        name, message, code = sandboxed
+        return _error_status({"type": name, "message": message, "errno": code})
+    if isinstance(failure, AssertionError) and job.check is not None:
+        describe = job.check.describe
+        text = describe(failure) if describe else ""
+        return "failed", text or (f"AssertionError: {failure}" if str(failure) else "a test failed")
+    return "failed", f"{type(failure).__name__}: {failure}"[:300]
+
+
+def _error_status(error: dict[str, Any]) -> tuple[Status, str]:
+    name, message = str(error.get("type", "Error")), str(error.get("message", ""))
+    reason = f"{name}: {message}"[:300] if message else name
+    if name == "MemoryError":
+        return "memory", reason
+    if name == "PermissionError" or error.get("errno") in _FORBIDDEN_ERRNOS:
+        return "forbidden", reason
+    return "failed", reason
 
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
-
-
-def _classify(status: bytes, stderr: str, stdout: str, marker: str | None) -> tuple[Status, str]:
-    try:
-        report = json.loads(status.decode().strip().splitlines()[0])
-    except (ValueError, IndexError):
-        return "error", "the sandbox ended without a report"
-    if "setup_error" in report:
-        return "error", f"sandbox setup failed: {report['setup_error']}"
-    if "signal" in report:
-        sig = int(report["signal"])
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        if sig in (signal.SIGXCPU, signal.SIGKILL):
-            return "timeout", f"killed by {name}: CPU time limit exceeded"
-        if sig == signal.SIGXFSZ:
-            return "forbidden", "killed by SIGXFSZ: file size limit exceeded"
-        return "error", f"crashed with {name}"
-    code = int(report["exit"])
-    last = _last_line(stderr)
-    if code == 0:
-        if marker is not None and marker not in stdout:
-            return "failed", "exited before its checks finished (no success marker)"
-        return "passed", "exit code 0"
-    if code == EXIT_MEMORY:
-        return "memory", last or "memory limit exceeded"
-    if code == EXIT_FORBIDDEN:
-        return "forbidden", last or "forbidden operation"
-    if code == EXIT_SETUP:
-        return "error", f"sandbox setup failed: {last}"
-    return "failed", last or f"exit code {code}"

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gapbench.scoring.code_extract import NONE, extract_code
 from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
+
+if TYPE_CHECKING:
+    from gapbench.scoring.sandbox import Check
 
 VType = Literal["list[int]", "str", "int"]
 
@@ -265,27 +267,28 @@ def build(rng: random.Random, difficulty: Difficulty) -> tuple[list[Step], list[
     raise AssertionError("no informative chain found")  # never happens with this grammar
 
 
-def harness(code: str, tests: Sequence[Sequence[Any]], marker: str) -> str:
-    """A program that loads the candidate as a module (its __main__ block does not run), runs the
-    hidden tests on copies of the inputs, and prints `marker` when all pass."""
-    return (
-        "import copy, json\n"
-        f"_ns = {{'__name__': 'candidate'}}\n"
-        f"exec(compile({code!r}, 'candidate.py', 'exec'), _ns)\n"
-        "_f = _ns['f']\n"
-        f"for _arg, _want in json.loads({json.dumps(tests)!r}):\n"
-        "    _got = _f(copy.deepcopy(_arg))\n"
-        "    assert type(_got) is type(_want) and _got == _want, "
-        "f'f({_arg!r}) returned {_got!r}, expected {_want!r}'\n"
-        f"print({marker!r})\n"
-    )
+def hidden_tests(tests: Sequence[Sequence[Any]]) -> Check:
+    """The hidden tests as a trusted check: they run outside the sandbox against a proxy for the
+    candidate's `f`, so the candidate sees each input only and never the expected output, and
+    what it returns is compared here (a rebound `type` or an `__eq__` that always says True
+    stays on its side of the wall)."""
+    from gapbench.scoring.sandbox import Check
+
+    def verify(f: Callable[..., Any]) -> None:
+        for arg, want in tests:
+            got = f(arg)
+            if not (type(got) is type(want) and got == want):
+                raise AssertionError(f"f({arg!r}) returned {got!r}, expected {want!r}"[:300])
+
+    return Check("f", verify)
 
 
 class CodeGenTask:
     """Write a function from a chained specification; 2 (easy), 3 (medium), 4-5 (hard) steps."""
 
     name = "code_gen"
-    version = "1"
+    version = "2"
+    """2: the hidden tests run outside the sandbox (scoring/sandbox.py run_checked)."""
     area = "code"
     language = "en"
     levels: tuple[Difficulty, ...] = DIFFICULTIES
@@ -327,7 +330,7 @@ class CodeGenTask:
 
     def score(self, instance: Instance, output: str) -> Score:
         """Correct when the extracted function passes every hidden test in the sandbox."""
-        from gapbench.scoring.sandbox import run_program
+        from gapbench.scoring.sandbox import run_checked
 
         got = extract_code(output, "f")
         if got.code is None:
@@ -336,6 +339,5 @@ class CodeGenTask:
             tests = json.loads(instance.answer)["tests"]
         except (ValueError, KeyError, TypeError):  # e.g. a few-shot example checked for format only
             return Score(False, got.code, True, f"{got.method}:no-reference")
-        marker = f"ALL-TESTS-PASSED-{uuid.uuid4().hex}"
-        result = run_program(harness(got.code, tests, marker), success_marker=marker)
+        result = run_checked(got.code, hidden_tests(tests))
         return Score(result.passed, got.code, True, f"{got.method}:{result.status}")

@@ -6,8 +6,9 @@ A fixed dataset: the seed is ignored and index i is problem HumanEval/i; difficu
 
 Prompts: instruct models get the signature and docstring and are asked for the complete function
 in a ```python block; base models get the raw HumanEval prompt and continue it (the protocol's
-Question/Solution few-shot text would not be HumanEval). Scoring runs the problem's `check` on the
-candidate in the sandbox; `pass_at_k` is the unbiased estimator of the Codex paper.
+Question/Solution few-shot text would not be HumanEval). Scoring loads the candidate in the sandbox
+and runs the problem's `check` outside it, against a proxy for the candidate's function, so no
+output of the program can pass for a passed test; `pass_at_k` is the Codex paper's estimator.
 """
 
 from __future__ import annotations
@@ -16,14 +17,19 @@ import functools
 import gzip
 import json
 import math
-import uuid
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from types import CodeType
+from typing import TYPE_CHECKING, Any
 
 from gapbench.errors import UsageError
 from gapbench.scoring.code_extract import extract_code, truncate_completion
 from gapbench.tasks.base import Difficulty, FewShotExample, Instance, Score, TaskKind
+
+if TYPE_CHECKING:
+    from gapbench.scoring.sandbox import Check
 
 N_PROBLEMS = 164
 COMPLETION = "completion"
@@ -93,9 +99,41 @@ def read_candidate(problem: Problem, output: str) -> Candidate | None:
     return Candidate(problem.prompt + body, body, COMPLETION)
 
 
-def check_program(program: str, problem: Problem, marker: str) -> str:
-    """`program` followed by the problem's tests, printing `marker` when check() returns."""
-    return f"{program}\n\n{problem.test}\n\ncheck({problem.entry_point})\nprint({marker!r})\n"
+_TESTS = "<humaneval tests>"
+
+
+@functools.cache
+def _compiled(problem: Problem) -> tuple[CodeType, CodeType]:
+    return (
+        compile(problem.prompt, "<humaneval prompt>", "exec"),
+        compile(problem.test, _TESTS, "exec"),
+    )
+
+
+def problem_check(problem: Problem) -> Check:
+    """The problem's own `check(candidate)`, run outside the sandbox (dataset code is trusted)
+    against a proxy for the candidate's function. The prompt runs first, so the helpers the tests
+    use (HumanEval/32's `poly`, /38's `encode_cyclic`) are the dataset's, not the model's."""
+    from gapbench.scoring.sandbox import Check
+
+    def verify(candidate: Callable[..., Any]) -> None:
+        prompt, tests = _compiled(problem)
+        namespace: dict[str, Any] = {"__name__": "humaneval_check"}
+        exec(prompt, namespace)
+        # Some tests name the function itself (HumanEval/33 compares candidate to sort_third):
+        # as in the reference harness, that name is the candidate's, not the prompt's stub.
+        namespace[problem.entry_point] = candidate
+        exec(tests, namespace)
+        namespace["check"](candidate)
+
+    def describe(failure: AssertionError) -> str:
+        lines = problem.test.splitlines()
+        for frame, line in reversed(list(traceback.walk_tb(failure.__traceback__))):
+            if frame.f_code.co_filename == _TESTS and 0 < line <= len(lines):
+                return f"failed: {lines[line - 1].strip()}"[:300]
+        return ""
+
+    return Check(problem.entry_point, verify, describe)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -111,7 +149,8 @@ class HumanEvalTask:
     """HumanEval (Chen et al., 2021): 164 hand-written Python problems, scored by their tests."""
 
     name = "humaneval"
-    version = "1"
+    version = "2"
+    """2: check() runs outside the sandbox against a proxy (scoring/sandbox.py run_checked)."""
     area = "code"
     language = "en"
     levels: tuple[Difficulty, ...] = ("medium",)
@@ -163,14 +202,12 @@ class HumanEvalTask:
 
     def score_many(self, pairs: Sequence[tuple[Instance, str]]) -> list[Score]:
         """Score many outputs at once; their programs run in parallel in the sandbox."""
-        from gapbench.scoring.sandbox import run_programs
+        from gapbench.scoring.sandbox import Job, run_jobs
 
-        marker = f"CHECK-PASSED-{uuid.uuid4().hex}"
         problems = [self.problem(instance.index) for instance, _ in pairs]
         candidates = [read_candidate(p, out) for p, (_, out) in zip(problems, pairs, strict=True)]
         todo = [(i, c) for i, c in enumerate(candidates) if c is not None]
-        programs = [check_program(c.program, problems[i], marker) for i, c in todo]
-        results = run_programs(programs, success_markers=[marker] * len(programs))
+        results = run_jobs([Job(c.program, problem_check(problems[i])) for i, c in todo])
         by_index = {i: result for (i, _), result in zip(todo, results, strict=True)}
         scores = []
         for i, candidate in enumerate(candidates):

@@ -1,5 +1,4 @@
-# expect: forbidden
-# levels: namespaces
+# expect: forbidden, failed
 import os
 
 os.setuid(0)

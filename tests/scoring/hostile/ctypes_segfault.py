@@ -1,4 +1,5 @@
-# expect: error, forbidden
+# expect: failed
+# reason: ended without answering
 import ctypes
 
 ctypes.string_at(0)

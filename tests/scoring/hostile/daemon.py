@@ -1,4 +1,4 @@
-# expect: failed, forbidden
+# expect: failed
 # A double-forked daemon in its own session outlives the program unless the sandbox reaps it.
 import os
 import time

@@ -1,4 +1,4 @@
-# expect: memory, error, failed, timeout
+# expect: memory, failed, timeout
 import sys
 
 sys.setrecursionlimit(10**9)

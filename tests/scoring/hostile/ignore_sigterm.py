@@ -1,4 +1,5 @@
 # expect: timeout
+# reason: wall-clock
 import signal
 import time
 

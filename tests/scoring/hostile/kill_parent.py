@@ -1,5 +1,5 @@
-# expect: forbidden
-# Try to kill the test process, our parent and pid 1; each must be refused.
+# expect: forbidden, failed
+# Try to kill the test process, our parent and pid 1 (ourselves): none of it reaches the host.
 import os
 import signal
 

@@ -6,4 +6,4 @@ with open("/proc/self/limits") as f:
     print(f.read())
 with open("/proc/self/status") as f:
     print(f.read())
-print("uid", os.getuid(), "cwd", os.getcwd())
+print("uid", os.getuid(), "cwd", os.getcwd(), "fds", sorted(os.listdir("/proc/self/fd")))

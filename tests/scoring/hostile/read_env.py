@@ -1,7 +1,7 @@
 # expect: failed
 import os
 
-SECRET = "sk-test-" + "secret"
+SECRET = "sk-test-" + "canary"
 leaked = [k for k, v in os.environ.items() if SECRET in v or k.endswith("API_KEY")]
 if leaked:
     print("LEAKED", leaked)

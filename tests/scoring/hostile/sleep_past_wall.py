@@ -1,4 +1,5 @@
 # expect: timeout
+# reason: wall-clock
 import time
 
 time.sleep(600)

@@ -1,5 +1,4 @@
-# expect: forbidden, failed
-# levels: namespaces
+# expect: failed, forbidden
 # __HOST_DIR__ is a world-writable directory of the test; nothing may appear in it.
 import os
 
