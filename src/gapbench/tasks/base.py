@@ -62,6 +62,11 @@ class Task(Protocol):
     levels: tuple[Difficulty, ...]
     """The difficulties this family generates; fixed datasets usually have one."""
     kind: TaskKind
+    answer_format: str | None
+    """What the final answer is, for the reasoning prompt style that asks for it in \\boxed{}:
+    '' for a plain number (the makers' prompt is then used word for word), a short phrase such as
+    'True or False' otherwise, or None when the answer is not one short value (code, free text,
+    JSON): the task's own instruction is then kept in every prompt style."""
 
     def instance(self, seed: int, index: int, difficulty: Difficulty = "medium") -> Instance: ...
 

@@ -293,6 +293,7 @@ class CodeGenTask:
     language = "en"
     levels: tuple[Difficulty, ...] = DIFFICULTIES
     kind: TaskKind = "fresh"
+    answer_format: str | None = None
     description = "Write a Python function from a chain of list/string/number operations."
 
     def _build(self, rng: random.Random, difficulty: Difficulty) -> tuple[str, str, str]:

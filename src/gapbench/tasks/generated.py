@@ -33,6 +33,8 @@ class GeneratedTask:
     """Appended to the question in chat prompts: how to think and how to state the answer."""
     levels: tuple[Difficulty, ...] = DIFFICULTIES
     kind: TaskKind = "fresh"
+    answer_format: str | None = ""
+    """See the Task protocol: '' is a plain number."""
 
     def build(self, rng: random.Random, difficulty: Difficulty) -> Built:
         """A problem drawn with `rng` at `difficulty`; every random choice must come from rng."""

@@ -155,6 +155,7 @@ class HumanEvalTask:
     language = "en"
     levels: tuple[Difficulty, ...] = ("medium",)
     kind: TaskKind = "fixed"
+    answer_format: str | None = None
     description = "OpenAI HumanEval: 164 Python functions from docstrings (fixed public dataset)."
     completion_stop: tuple[str, ...] = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
     """Stop strings for base models: a function body ends where a new top-level statement starts."""

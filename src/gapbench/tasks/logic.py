@@ -196,6 +196,8 @@ class LogicTask:
             self.name, self.version, seed, index, difficulty, question, answer_of(puzzle)
         )
 
+    answer_format: str | None = "one name"
+
     def chat_prompt(self, instance: Instance) -> str:
         """The puzzle plus the answer-line instruction."""
         return (

@@ -162,6 +162,8 @@ class ReasoningGymTask:
 
     area = "reasoning-gym"
     language = "en"
+    answer_format: str | None = None
+    """reasoning-gym's scorers read our answer line; its answers are not all one short value."""
 
     def __init__(self, dataset: str) -> None:
         from reasoning_gym.factory import CURRICULA, DATASETS
