@@ -113,7 +113,7 @@ class BooleanTask(GeneratedTask):
     area = "logic"
     language = "en"
     description = "Evaluate boolean formulas (AND, OR, NOT, XOR, IMPLIES) over given values."
-    answer_format = "True or False"
+    answer_format: str | None = "True or False"
     instruction = (
         "Evaluate it step by step, then end your reply with a final line of the form "
         "'Answer: True' or 'Answer: False'."

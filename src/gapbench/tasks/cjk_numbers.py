@@ -13,6 +13,7 @@ value counts: 一千 or 千 in Japanese, 两 or 二 in Chinese.
 from __future__ import annotations
 
 import random
+import re
 
 from gapbench.scoring.numbers import CJK_NUMERAL_CHARS, to_chinese_numeral, to_japanese_numeral
 from gapbench.scoring.structured import arabic_value, kanji_value, read_answer, read_numeral_token
@@ -31,12 +32,17 @@ def draw_number(rng: random.Random, difficulty: Difficulty) -> int:
     return int("".join(map(str, digits)))
 
 
+# Digits fused with numeral characters ('1,111万') are one number, in neither script: reading
+# its '万' alone would report an answer the model never wrote.
+_KANJI_OR_MIXED_RE = re.compile(rf"(?:\d[\d,]*+)?[{CJK_NUMERAL_CHARS}]++")
+
+
 def _first_in_script(segment: str, want_kanji: bool) -> str | None:
     """The first numeral token in the asked-for script, else the first token of any script."""
     if want_kanji:
-        chars = "".join(ch if ch in CJK_NUMERAL_CHARS else " " for ch in segment).split()
+        chars = _KANJI_OR_MIXED_RE.search(segment)
         if chars:
-            return chars[0]
+            return chars.group()
     else:
         arabic = read_numeral_token("".join(ch if ch.isascii() else " " for ch in segment))
         if arabic is not None:

@@ -102,7 +102,7 @@ class FractionsTask(GeneratedTask):
     area = "math"
     language = "en"
     description = "Exact arithmetic with fractions (+ - × ÷, parentheses); answers in lowest terms."
-    answer_format = "a fraction in lowest terms, like 7/12, or a whole number"
+    answer_format: str | None = "a fraction in lowest terms, like 7/12, or a whole number"
     instruction = (
         "Work it out step by step, then end your reply with a final line of the form "
         "'Answer: <fraction in lowest terms, like 7/12, or a whole number>'."

@@ -228,7 +228,7 @@ class IfJsonTask(GeneratedTask):
     area = "instruct"
     language = "en"
     description = "Instruction following: produce a JSON object valid against a given JSON Schema."
-    answer_format = None
+    answer_format: str | None = None
     instruction = (
         "Reply with the JSON object after 'Answer:' at the end of your reply (a ```json block is "
         "fine). Only that object is checked."

@@ -200,7 +200,7 @@ class IfWordsTask(GeneratedTask):
     area = "instruct"
     language = "en"
     description = "Instruction following: exact word count, required and forbidden words."
-    answer_format = None
+    answer_format: str | None = None
     instruction = (
         "Follow every rule. End your reply with 'Answer:' followed by your response; only the "
         "text after the last 'Answer:' is checked."

@@ -159,7 +159,7 @@ class KnightsTask(GeneratedTask):
     area = "logic"
     language = "en"
     description = "Knights-and-knaves puzzles with a unique solution; name every knight."
-    answer_format = "the names of all knights, separated by commas, or none"
+    answer_format: str | None = "the names of all knights, separated by commas, or none"
     instruction = (
         "Think it through, then end your reply with a final line of the form "
         "'Answer: <the names of all knights, separated by commas, or none>'."

@@ -133,7 +133,7 @@ class ListsTask(GeneratedTask):
     area = "logic"
     language = "en"
     description = "Follow list operations (sort, reverse, filter, slice, rotate, ...) step by step."
-    answer_format = "a list of integers, like [3, 1, 2]"
+    answer_format: str | None = "a list of integers, like [3, 1, 2]"
     instruction = (
         "Apply the steps one at a time, then end your reply with a final line of the form "
         "'Answer: [a, b, c, ...]'."

@@ -125,7 +125,7 @@ class PercentTask(GeneratedTask):
     area = "math"
     language = "en"
     description = "Percentage word problems: discounts, taxes, growth rates, reverse percentages."
-    answer_format = "an exact number, not rounded"
+    answer_format: str | None = "an exact number, not rounded"
     instruction = (
         "Solve the problem step by step, then end your reply with a final line of the form "
         "'Answer: <number>' (exact, not rounded)."
