@@ -15,6 +15,7 @@ from gapbench.scoring.extract import (
     LAST_MENTION,
     LAST_NUMBER,
     NONE,
+    UNSOLVED_EQUATION,
     Extraction,
     extract_choice,
     extract_number,
@@ -108,6 +109,24 @@ NUMBER_CASES: list[tuple[str, str | None, str]] = [
     ("Answer: unknown", None, U),
     ("Answer:", None, U),
     ("Answer: 41\nAnswer: cannot tell", None, U),  # the last explicit line decides
+    # a parroted answer template is no answer line (found by the extraction audit)
+    ('The answer is 9.\n\nThe final line of the form "Answer: <number>" is a part of it.', "9", A),
+    ('The answer is 7.2.\n\nThe final line of the form "Answer: <', "7.2", A),
+    ("Answer: 12\nAnswer: <number>", "12", A),
+    ("So 5 apples.\nAnswer: <number>", "5", L),
+    ("Answer: <5", "5", A),  # a digit after '<' is no template
+    # an answer line restating the equation is working, not a value (found by the audit)
+    ("Answer: -7x - 45 = 53\n-7x = 108\nx = -18", "-18", L),
+    ("Answer: 3(x + 18) = 12", None, UNSOLVED_EQUATION),
+    ("Answer: 2x = 10, so x = 5", "5", A),
+    ("Answer: 2 x 3 = 6", "6", A),  # 'x' as a times sign
+    ("Answer: 5x5 = 25", "25", A),
+    ("7x - 17 = -59\n7x = -59", None, UNSOLVED_EQUATION),  # the last word solves nothing
+    ("Then x = -3", "-3", L),
+    ("14x ≡ 31 (mod 17)", None, UNSOLVED_EQUATION),  # a congruence restated, not solved
+    ("Answer: x ≡ 5 (mod 17)", "5", A),
+    # 'the remainder is' answers a remainder question like 'the answer is' (found by the audit)
+    ("The remainder is 1, which is the remainder when 6071 is divided by 14", "1", A),
 ]
 
 
@@ -184,7 +203,8 @@ def test_exact_decimals_are_read_back(whole: int, frac: int) -> None:
 @given(st.text(max_size=300))
 def test_extraction_never_crashes(text: str) -> None:
     result = extract_number(text)
-    assert (result.value is None) == (result.method in (NONE, ANSWER_LINE_UNREADABLE))
+    no_value = (NONE, ANSWER_LINE_UNREADABLE, UNSOLVED_EQUATION)
+    assert (result.value is None) == (result.method in no_value)
     extract_choice(text, ["Alice", "Bob"])
     strip_think(text)
 

@@ -38,6 +38,11 @@ from gapbench.scoring.structured import (
         ("7", (7,)),
         ("[a, b]", None),
         ("the numbers 3 and 4", None),
+        # a bare list after a colon ends the line (found by the extraction audit)
+        ("The final list is: 5, 7, 3, 7", (5, 7, 3, 7)),
+        ("The final list is: 5, 7, 3, 7.", (5, 7, 3, 7)),
+        ("Step 2: 5", None),  # one number after a colon is no list
+        ("Result: 5, 7, then 3", None),
     ],
 )
 def test_read_int_list(text: str, expected: tuple[int, ...] | None) -> None:
@@ -120,6 +125,49 @@ def test_read_answer_evidence_order() -> None:
     assert read_answer("nothing\nx", read) == ("hit", "last-line")
     assert read_answer("x\nnothing", read) == (None, "none")
     assert read_answer("<think>Answer: x</think>", read) == (None, "none")
+    # A parroted template line is neither an answer line nor the last line (found by the audit).
+    assert read_answer("x\n答え：<答え>", read) == ("hit", "last-line")
+    assert read_answer("x\nAnswer: [a, b, c, ...]", read) == ("hit", "last-line")
+
+
+def test_last_line_fallback_reads_past_list_markers_and_can_read_the_last_number() -> None:
+    # Found by the extraction audit: '5. <結果>は54,773です。' read its list marker 5.
+    assert read_answer("a\n5. It is 54,773", lambda s: s.split()[0]) == ("It", "last-line")
+    last = read_answer("x\n2 and 14", lambda s: s[0], lambda s: s[-1])
+    assert last == ("4", "last-line")
+
+
+def test_japanese_sentence_without_answer_line_is_read_at_its_end() -> None:
+    from gapbench.scoring.structured import grade_japanese_number, read_last_japanese_number
+
+    reply = "大正2年に生まれた人は、昭和34年の誕生日に14歳になります。"  # found by the audit
+    assert grade_japanese_number("46", reply).extracted == "14"
+    assert read_last_japanese_number("今は千五円と十分です") == 1005  # a lone 十 is a word
+    assert read_last_japanese_number("令和元年") == 1
+    assert read_last_japanese_number("差はマイナス5です") == -5
+    assert grade_japanese_number("5", "答え：5\n(2と3)").extracted == "5"  # the label still wins
+
+
+def test_digits_fused_with_numeral_characters_are_one_answer() -> None:
+    # Found by the extraction audit: '答案：<1,111万>' was read as '万'.
+    from gapbench.tasks.registry import get_task
+
+    task = get_task("zh_numbers")
+    instance = next(
+        i for i in (task.instance(1, k, "easy") for k in range(20)) if not i.answer.isdigit()
+    )
+    assert task.score(instance, "答案：60,860,000 = 60,860万").extracted == "60,860万"
+    assert task.score(instance, "答案：三万零五").extracted == "三万零五"
+
+
+def test_malformed_digit_grouping_is_one_token() -> None:
+    # Found by the extraction audit: '1,000,7' (for 一百零七) is one malformed number, not 1,000.
+    from gapbench.scoring.structured import read_numeral_token
+
+    assert read_numeral_token("答案：1,000,7") == "1,000,7"
+    assert arabic_value("1,000,7") is None
+    assert read_numeral_token("352,004,010 and 12") == "352,004,010"
+    assert read_numeral_token("1,234") == "1,234"
 
 
 def test_json_objects() -> None:
@@ -162,3 +210,25 @@ def test_free_text_response_and_words() -> None:
     ]
     assert last_answer_label_end("Answer: a\nthe answer is b") == len("Answer:")
     assert last_answer_label_end("no label") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The list: " + "1, " * 30_000 + "x",
+        ":1,2" * 25_000,
+        "マイナス " * 20_000 + "5",
+        "答え：<答え>\n" * 10_000,
+        "1,000," * 15_000,
+        "5. " * 30_000,
+    ],
+)
+def test_readers_are_linear_on_hostile_lines(text: str) -> None:
+    import time
+
+    from gapbench.scoring.structured import grade_japanese_number
+
+    started = time.perf_counter()
+    read_answer(text, read_int_list)
+    grade_japanese_number("5", text)
+    assert time.perf_counter() - started < 2.0  # linear: milliseconds; quadratic: minutes

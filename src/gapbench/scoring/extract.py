@@ -2,7 +2,7 @@
 
 Evidence for an answer, strongest first:
 1. the LAST explicit answer line ("Answer: X", "**Final answer:** X", "答案：X", "答え：X", "答：X",
-   "#### X"; also the weaker "the answer is X" / "答案是X");
+   "#### X"; also the weaker "the answer is X" / "the remainder is X" / "答案是X");
 2. the last `\\boxed{X}`;
 3. the last number (or mentioned option) anywhere.
 
@@ -17,6 +17,14 @@ Choices made on purpose (each has a test):
   are skipped instead, since they also occur in ordinary prose.
 - Reasoning is stripped before extraction, so an answer that appears only inside <think> is not
   read at all: the model never stated it.
+- An answer line holding only the prompt's template ("Answer: <number>", "答え：<答え>") is no
+  answer line: small models parrot the instruction after answering, and reading the template as
+  unreadable would discard the real answer.
+- An answer line restating an equation in the unknown ("Answer: -7x - 45 = 53") is working, not a
+  value, and is passed over like a weak label; an output whose last number ends such an equation
+  ("... 7x = -59") yields nothing (method 'unsolved-equation').
+- Fallback readings are discredited in `review.py` when the output was cut at max_tokens, loops
+  or echoes the prompt.
 All regexes are linear-time (possessive quantifiers, bounded scans): outputs of 100k characters are
 handled in milliseconds.
 """
@@ -43,6 +51,7 @@ ANSWER_LINE_UNREADABLE = "answer-line-unreadable"
 BOXED = "boxed"
 LAST_NUMBER = "last-number"
 LAST_MENTION = "last-mention"
+UNSOLVED_EQUATION = "unsolved-equation"
 NONE = "none"
 
 
@@ -191,9 +200,19 @@ _LABEL_RE = re.compile(
     r"|(?:最终|最終)?答案\s*(?:\*\*)?\s*[:：]"
     r"|答え\s*(?:\*\*)?\s*[:：は]"
     r"|(?<![解回])答\s*[:：]"
-    r"|(?P<weak>(?<![A-Za-z])answer\s+is\b\s*:?|答案[是为為])",
+    # 'the remainder is X' answers the modular family's 'what is the remainder' as directly as
+    # 'the answer is X' does (found by the extraction audit: a reply cut just after saying it).
+    r"|(?P<weak>(?<![A-Za-z])(?:answer|remainder)\s+is\b\s*:?|答案[是为為])",
     re.IGNORECASE | re.MULTILINE,
 )
+# The answer template of the prompt, parroted: '<number>', '<答え>', a cut '<', '[a, b, c, ...]',
+# with no digit after it ('答え：<答え>1973年' fills the template in, and is read).
+_PLACEHOLDER_RE = re.compile(
+    r"[\s\"'“”「『*`]*+(?:<[^<>\d\n]{0,60}+(?:>|$)|\[a, b, c, \.\.\.\])[^\d\n]*+$"
+)
+# A coefficient on a letter ('7x', '3(x', '-2y'): the left side of an equation still to be solved.
+# No space between them: '2 x 3' and '5x5' are products.
+_UNKNOWN_TERM_RE = re.compile(r"(?<![A-Za-z])\d++\(?[a-z](?![A-Za-z0-9])")
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOXED_SCAN_LIMIT = 2000
 _BOXED_TRIES = 20
@@ -225,8 +244,21 @@ def _answer_segments(text: str) -> list[tuple[str, bool]]:
             if not _BLANK_RE.fullmatch(segment):
                 break
             segment, pos = "", end + 1
+        if _PLACEHOLDER_RE.match(segment):
+            continue
         segments.append((segment, m.group("weak") is not None))
     return segments
+
+
+def _unsolved_equation(segment: str) -> bool:
+    """True for '2x + 5 = 12'-like segments (or a congruence '14x ≡ 31'): the side before the
+    last '=' holds a coefficient on a letter, so what follows is no value of the unknown
+    ('x = 7' is a value)."""
+    last = max(segment.rfind("="), segment.rfind("≡"))
+    if last < 0:
+        return False
+    before = segment[max(segment.rfind("=", 0, last), segment.rfind("≡", 0, last)) + 1 : last]
+    return _UNKNOWN_TERM_RE.search(before) is not None
 
 
 def _segment_number(segment: str) -> _Candidate | None:
@@ -271,6 +303,13 @@ def boxed_contents(text: str) -> list[str]:
     return _boxed_contents(_normalise(text))
 
 
+def is_template_line(line: str) -> bool:
+    """True when `line` is an answer label followed only by the prompt's template
+    ('Answer: <number>'): a parroted instruction, not the model's last word."""
+    label = _LABEL_RE.search(line)
+    return label is not None and _PLACEHOLDER_RE.match(line[label.end() :]) is not None
+
+
 def last_answer_label_end(text: str) -> int | None:
     """Offset in `text` just past its last strong answer label ('Answer:', '答案：'); None if none.
 
@@ -284,6 +323,8 @@ def extract_number(text: str) -> Extraction:
     """Read the final numeric answer from `text` (already stripped of <think>); see module doc."""
     text = _normalise(text)
     for segment, weak in _answer_segments(text):
+        if _unsolved_equation(segment):
+            continue
         found = _segment_number(segment)
         if found is not None:
             return Extraction(format_number(found.value), ANSWER_LINE)
@@ -296,6 +337,10 @@ def extract_number(text: str) -> Extraction:
     # A lone word-like numeral counts only when it is the whole output ("一"), never in prose.
     last = _pick(text, last=True, allow_word_like=len(text.strip()) == 1)
     if last is not None:
+        # '7x = -59' as the last word solves nothing: -59 is no value of x.
+        line_start = text.rfind("\n", 0, last.start) + 1
+        if _unsolved_equation(text[line_start : last.start + 1]):
+            return Extraction(None, UNSOLVED_EQUATION)
         return Extraction(format_number(last.value), LAST_NUMBER)
     return Extraction(None, NONE)
 

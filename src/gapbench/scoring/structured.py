@@ -23,6 +23,7 @@ from gapbench.scoring.extract import (
     answer_segments,
     boxed_contents,
     grade_number,
+    is_template_line,
     last_answer_label_end,
     numbers_equal,
     strip_think,
@@ -35,8 +36,18 @@ LAST_LINE = "last-line"
 WHOLE_OUTPUT = "whole-output"
 
 
-def read_answer(output: str, read: Callable[[str], T | None]) -> tuple[T | None, str]:
-    """(value, method): what `read` finds in the strongest evidence of a raw model output."""
+# A list marker opening the last line ('5. <結果>は54,773です。') is numbering, not content.
+_LEADING_MARKER_RE = re.compile(r"^[ \t]*+\d{1,3}[.)](?=[ \t])")
+
+
+def read_answer(
+    output: str,
+    read: Callable[[str], T | None],
+    last_line: Callable[[str], T | None] | None = None,
+) -> tuple[T | None, str]:
+    """(value, method): what `read` finds in the strongest evidence of a raw model output; the
+    last line is read with `last_line` when given (an unlabelled sentence may end with its
+    result, where an answer line starts with it)."""
     text, _ = strip_think(output)
     for segment, weak in answer_segments(text):
         value = read(segment)
@@ -48,9 +59,14 @@ def read_answer(output: str, read: Callable[[str], T | None]) -> tuple[T | None,
         value = read(content)
         if value is not None:
             return value, BOXED
-    lines = [line for line in text.translate(FULLWIDTH).splitlines() if line.strip()]
+    # A parroted template line ('答え：<答え>') is no last word: the line before it is.
+    lines = [
+        line
+        for line in text.translate(FULLWIDTH).splitlines()
+        if line.strip() and not is_template_line(line)
+    ]
     if lines:
-        value = read(lines[-1])
+        value = (last_line or read)(_LEADING_MARKER_RE.sub("", lines[-1]))
         if value is not None:
             return value, LAST_LINE
     return None, NONE
@@ -61,15 +77,18 @@ def read_answer(output: str, read: Callable[[str], T | None]) -> tuple[T | None,
 _BRACKETED_RE = re.compile(r"\[([^\[\]]*)\]")
 _INT_ITEMS_RE = re.compile(r"\s*(?:-?\d+(?:\s*,\s*-?\d+)*)?\s*")
 _BARE_LIST_RE = re.compile(r"[\s*`]*(-?\d+(?:\s*,\s*-?\d+)*)[\s*`.。]*")
+# 'The final list is: 5, 7, 3, 7': a bare list of two or more items ending the line after a colon.
+_LED_LIST_RE = re.compile(r"[:：][\s*`]*+(-?\d++(?:\s*+,\s*+-?\d++)++)[\s*`.。]*+$")
 
 
 def read_int_list(segment: str) -> tuple[int, ...] | None:
     """The first bracketed integer list ('[3, -1, 4]', '[]'), or a bare '3, -1, 4' making up the
-    whole segment; None otherwise. A bare single number also counts as a one-item list."""
+    whole segment or ending it after a colon; None otherwise. A bare single number making up the
+    whole segment also counts as a one-item list."""
     for m in _BRACKETED_RE.finditer(segment):
         if _INT_ITEMS_RE.fullmatch(m.group(1)):
             return tuple(int(x) for x in re.findall(r"-?\d+", m.group(1)))
-    bare = _BARE_LIST_RE.fullmatch(segment)
+    bare = _BARE_LIST_RE.fullmatch(segment) or _LED_LIST_RE.search(segment)
     if bare:
         return tuple(int(x) for x in re.findall(r"-?\d+", bare.group(1)))
     return None
@@ -111,8 +130,10 @@ def name_set_reader(
 
 # --- numerals in a required script -------------------------------------------------------------
 
+# Digit groups are read whole even when the grouping is malformed ('1,000,7' is one wrong number,
+# not 1,000 followed by noise).
 _NUMERAL_TOKEN_RE = re.compile(
-    rf"(?<![\d.])\d{{1,3}}(?:,\d{{3}})+(?!\d)|\d+|[{CJK_NUMERAL_CHARS}]+"
+    rf"(?<![\d.])\d{{1,3}}(?:,\d{{3}})+(?:,\d{{1,2}}(?!\d))?(?!\d)|\d+|[{CJK_NUMERAL_CHARS}]+"
 )
 _UNIT_CHARS = set("十拾百佰千仟万萬亿億")
 
@@ -164,11 +185,27 @@ def read_japanese_number(segment: str) -> int | None:
     return value
 
 
+def read_last_japanese_number(segment: str) -> int | None:
+    """The last number of a line, read as read_japanese_number reads the first: a sentence with
+    no answer label ends with its result ('大正2年に生まれた人は…14歳になります'). A lone kanji
+    numeral counts only when nothing else does, being as often part of a word (一緒, 十分)."""
+    segment = re.sub(r"元(?=\s*年)", "1", segment)
+    tokens = list(_NUMERAL_TOKEN_RE.finditer(segment))
+    strong = [t for t in tokens if len(t.group()) > 1 or t.group().isdigit()]
+    chosen = (strong or tokens)[-1:] if tokens else []
+    if not chosen:
+        return None
+    start = chosen[0].start()
+    signed = segment[:start].rstrip().endswith(("-", "マイナス", "負"))
+    return read_japanese_number(("-" if signed else "") + segment[start:])
+
+
 def grade_japanese_number(reference: str, output: str) -> Score:
     """Like grade_number, but kanji answers are read the Japanese way (千五 = 1005, not the
     Chinese colloquial 1500) and 元年 reads as year 1; outputs with no answer line or boxed
-    answer fall back to grade_number's reading (the last number)."""
-    got, method = read_answer(output, read_japanese_number)
+    answer are read from the last number of their last line, else as grade_number reads them
+    (the last number)."""
+    got, method = read_answer(output, read_japanese_number, read_last_japanese_number)
     if got is None and method == NONE:
         return grade_number(reference, output)
     extracted = None if got is None else str(got)
@@ -215,7 +252,7 @@ def read_era_year(segment: str) -> tuple[str, int] | None:
 _MAX_JSON_TRIES = 200
 
 
-def _objects_in(text: str) -> list[dict[str, object]]:
+def json_objects(text: str) -> list[dict[str, object]]:
     """Top-level JSON objects found left to right (bounded work on hostile outputs)."""
     decoder = json.JSONDecoder()
     found: list[dict[str, object]] = []
@@ -242,10 +279,10 @@ def extract_json_object(output: str) -> tuple[dict[str, object] | None, str]:
     text, _ = strip_think(output)
     label_end = last_answer_label_end(text)
     if label_end is not None:
-        after = _objects_in(text[label_end:])
+        after = json_objects(text[label_end:])
         if after:
             return after[0], ANSWER_LINE
-    everywhere = _objects_in(text)
+    everywhere = json_objects(text)
     return (everywhere[-1], WHOLE_OUTPUT) if everywhere else (None, NONE)
 
 
