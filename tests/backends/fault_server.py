@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import random
 import re
@@ -26,7 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAULTS = ("429", "429-retry-after", "500", "503", "slow", "cut", "malformed", "empty")
-"""Every fault drawn at random by default; '400', '401' and 'html' only when scripted."""
+"""Every fault drawn at random by default; '400', '401', 'html', 'interrupt' (a stream ended as
+llama-cpp-python's server ends one it interrupts: [DONE] with no finish_reason, then the
+connection dropped) and 'finish-then-abort' (a finished stream whose connection then drops)
+only when scripted."""
 
 Answerer = Callable[[dict[str, Any]], str]
 
@@ -71,6 +75,13 @@ class FaultServer:
     log_requests: bool = True
     models_html: bool = False
     """Answer GET /models with an HTML page, like a web server that is not the API."""
+    owned_by: str = "fake"
+    """The owner GET /models names: 'me' as llama-cpp-python's server (which adds an empty
+    'permissions' list), 'llamacpp' as llama-server."""
+    props: dict[str, Any] | None = None
+    """The answer to GET /props (llama-server's settings, e.g. total_slots); None: 404."""
+    basic_auth: tuple[str, str] | None = None
+    """(user, password) every request must present as Basic auth, else HTTP 401."""
     port: int = 0
     fault_counts: Counter[str] = field(default_factory=Counter)
     log: list[RequestLog] = field(default_factory=list)
@@ -167,11 +178,26 @@ class FaultServer:
         writer: asyncio.StreamWriter,
     ) -> bool:
         """Answer one request; False to close the connection."""
+        if self.basic_auth is not None:
+            token = base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            if headers.get("authorization") != f"Basic {token}":
+                self.log.append(RequestLog(path, {}, headers, "401"))
+                await self._send(writer, 401, b'{"error": {"message": "bad credentials"}}')
+                return True
+        if method == "GET" and path == "/props":
+            if self.props is None:
+                await self._send(writer, 404, b'{"error": {"message": "no such route"}}')
+            else:
+                await self._send(writer, 200, json.dumps(self.props).encode())
+            return True
         if method == "GET" and self.models_html:
             await self._send(writer, 200, b"<html><body>It works!</body></html>", "text/html")
             return True
         if method == "GET" and path.rstrip("/") == "/v1/models":
-            models = {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+            entry: dict[str, Any] = {"id": "fake", "object": "model", "owned_by": self.owned_by}
+            if self.owned_by == "me":
+                entry["permissions"] = []
+            models = {"object": "list", "data": [entry]}
             await self._send(writer, 200, json.dumps(models).encode(), extra={"Server": "fault"})
             return True
         if method != "POST" or path not in ("/v1/chat/completions", "/v1/completions"):
@@ -230,6 +256,9 @@ class FaultServer:
         elif fault == "cut":
             await self._answer(body, w, cut=True)
             return False
+        elif fault in ("interrupt", "finish-then-abort"):
+            await self._answer(body, w, cut=False, ending=fault)
+            return False
         elif fault == "malformed":
             if body.get("stream"):
                 await self._stream(w, ['{"choices": [{"delta": {"content": "Ans'], done=False)
@@ -263,7 +292,9 @@ class FaultServer:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return pieces, reasoning, finish, usage
 
-    async def _answer(self, body: dict[str, Any], w: asyncio.StreamWriter, *, cut: bool) -> None:
+    async def _answer(
+        self, body: dict[str, Any], w: asyncio.StreamWriter, *, cut: bool, ending: str = ""
+    ) -> None:
         pieces, reasoning, finish, usage = self._completion(body)
         chat = "messages" in body
         common = {"id": "cmpl-fake", "created": int(time.time()), "model": body.get("model")}
@@ -306,7 +337,10 @@ class FaultServer:
         if cut:
             await self._stream(w, events[: max(1, len(events) // 2)], done=False, abort=True)
             return
-        await self._stream(w, events, done=True)
+        if ending == "interrupt":  # the first text, then [DONE] and a dropped connection
+            await self._stream(w, events[: 2 if chat else 1], done=True, abort=True)
+            return
+        await self._stream(w, events, done=True, abort=ending == "finish-then-abort")
 
     async def _stream(
         self, w: asyncio.StreamWriter, events: list[str], *, done: bool, abort: bool = False

@@ -392,7 +392,7 @@ def test_weights_hash_of_sharded_directory_covers_every_shard(tmp_path: Path) ->
 def test_cli_runs_a_local_transformers_model(model_dir: Path, tmp_path: Path) -> None:
     """`--model hf:DIR` goes through the registry, runner and store like any other model. The
     tiny test model has 64 positions, shorter than any task prompt: every sample is stored as
-    failed with its reason, and the run still completes."""
+    failed with its reason, and the run exits 1 saying so."""
     import sqlite3
 
     from tests.helpers import run_gapbench
@@ -400,13 +400,13 @@ def test_cli_runs_a_local_transformers_model(model_dir: Path, tmp_path: Path) ->
     db = tmp_path / "hf.db"
     args = ["run", "--model", f"hf:{model_dir}", "--task", "arith", "--n", "3", "--max-tokens", "8"]
     result = run_gapbench(*args, "--batch-size", "2", "--db", str(db), env={"HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT completion_tokens, error FROM samples").fetchall()
         backend, engine = conn.execute("SELECT backend, engine_version FROM runs").fetchone()
     assert len(rows) == 3
     assert all(tokens == 0 and "prompt longer than context" in error for tokens, error in rows)
-    assert "3 samples failed" in result.stderr
+    assert "3 of 3 planned samples failed" in result.stderr
     assert backend == "transformers" and "torch" in engine
 
 
@@ -424,14 +424,14 @@ def test_cli_runs_a_model_from_a_hub_repository(model_dir: Path, tmp_path: Path)
         hub.add_directory("org/tiny-random", model_dir, commit="d" * 40)
         env = {"HF_ENDPOINT": hub.url, "GAPBENCH_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
         first = run_gapbench(*args, "--db", str(db), env=env)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, first.stderr  # its 64 positions fail every prompt
     assert "Downloading org/tiny-random" in first.stderr
     snapshot = cache / "hf" / "org--tiny-random" / "snapshots" / ("d" * 40)
     for name in ("config.json", "model.safetensors"):
         assert (snapshot / name).read_bytes() == (model_dir / name).read_bytes()
     offline = {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}
     second = run_gapbench(*args, "--n", "3", "--db", str(db), env=offline)
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 1, second.stderr
     assert "unreachable" in second.stderr
     with sqlite3.connect(db) as conn:
         models = {row[0] for row in conn.execute("SELECT model_id FROM samples")}

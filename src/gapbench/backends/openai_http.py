@@ -15,8 +15,10 @@ request, encode/httpx#3215, and its client layers add the rest), httpx over an a
 about 1 ms, and aiohttp alone about half that. httpx still serves the one synchronous preflight
 request (openai_preflight.py).
 
-Settings and the API key (kept in a `Secret` that never shows itself) live in openai_config.py;
-every error text goes through `EndpointConfig.redact` before it leaves this module.
+Settings and credentials (kept in `Secret`s that never show themselves) live in
+openai_config.py; every error text goes through `EndpointConfig.redact` before it leaves this
+module. Servers that need settings of their own (llama.cpp's) are recognised at preflight and
+tuned in openai_servers.py.
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from gapbench.backends.http_retry import AttemptFailed, status_failure
-from gapbench.backends.openai_config import EndpointConfig, endpoint_config, public_url
-from gapbench.backends.sse import DONE, Answer, SseDecoder, error_message, parse_json
+from gapbench.backends.openai_config import EndpointConfig, endpoint_config
+from gapbench.backends.openai_servers import cut_stream_advice, for_server
+from gapbench.backends.sse import (
+    DONE,
+    Answer,
+    SseDecoder,
+    StreamInterrupted,
+    error_message,
+    parse_json,
+)
 from gapbench.backends.types import BackendInfo, Generation, GenerationRequest, Timing
 from gapbench.errors import BackendError
 
@@ -90,7 +100,10 @@ class OpenAIHttpBackend:
         )
         self._thread.start()
         self._session: aiohttp.ClientSession = self._call(self._make_session())
-        self._headers = {"Content-Type": "application/json", **config.headers()}
+        self._headers = [
+            {"Content-Type": "application/json", **config.headers(i)}
+            for i in range(len(config.base_urls))
+        ]
 
     def __repr__(self) -> str:
         return f"OpenAIHttpBackend({self.config.model_id!r}, urls={len(self.config.base_urls)})"
@@ -160,13 +173,17 @@ class OpenAIHttpBackend:
         try:
             async with (
                 asyncio.timeout(cfg.timeout_s),
-                self._session.post(url, data=payload, headers=self._headers, timeout=timeout) as r,
+                self._session.post(
+                    url, data=payload, headers=self._headers[index], timeout=timeout
+                ) as r,
             ):
                 await self._check_status(r)
                 if body.get("stream"):
                     answer = await self._read_stream(r)
                 else:
                     answer = Answer.from_response(parse_json(await r.read(), "response"))
+        except StreamInterrupted:
+            raise AttemptFailed(cut_stream_advice(cfg.server_kind), retryable=False) from None
         except TimeoutError:
             # asyncio.timeout's and aiohttp's socket timeouts (ServerTimeoutError is one too).
             raise AttemptFailed(
@@ -200,13 +217,22 @@ class OpenAIHttpBackend:
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
             # The server ignored stream=true and sent one JSON response.
             return Answer.from_response(parse_json(await response.read(), "response"))
+        import aiohttp
+
         decoder = SseDecoder()
         # Read to the end even after [DONE]: a body left unread closes the connection instead of
         # returning it to the pool (a new TCP connection per request).
-        async for raw_line in response.content:
-            line = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
-            for data in decoder.feed(line):
-                self._add_event(answer, data)
+        try:
+            async for raw_line in response.content:
+                line = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
+                for data in decoder.feed(line):
+                    self._add_event(answer, data)
+        except aiohttp.ClientPayloadError:
+            # A body cut after [DONE] is the server's own ending (llama-cpp-python drops the
+            # connection when it interrupts a stream): the answer decides. Before it, a network
+            # failure like any other.
+            if not answer.done:
+                raise
         for data in decoder.flush():
             self._add_event(answer, data)
         answer.check_stream_complete()
@@ -295,10 +321,10 @@ class OpenAIHttpBackend:
         import aiohttp
 
         cfg = self.config
-        hosts = sorted({urlsplit(u).netloc.rpartition("@")[2] for u in cfg.base_urls})
+        hosts = sorted({urlsplit(u).netloc for u in cfg.base_urls})
         extra = {
             "api_model": cfg.api_model,
-            "base_urls": ",".join(public_url(u) for u in cfg.base_urls),
+            "base_urls": ",".join(cfg.base_urls),  # without credentials (openai_config)
             "endpoint": "chat/completions" if cfg.chat else "completions",
             "stream": str(cfg.stream).lower(),
             "timeout_s": f"{cfg.timeout_s:g}",
@@ -306,6 +332,11 @@ class OpenAIHttpBackend:
         }
         if cfg.key_env:
             extra["api_key_env"] = cfg.key_env
+        if cfg.extra_body:
+            extra["extra_body"] = json.dumps(dict(cfg.extra_body), sort_keys=True)
+        if cfg.server_kind:
+            extra["server_kind"] = cfg.server_kind
+            extra["server_settings"] = "; ".join(cfg.server_notes)
         engine = f"openai-compatible HTTP (aiohttp {aiohttp.__version__})"
         return BackendInfo(
             backend="openai",
@@ -356,5 +387,7 @@ def create(spec: ModelSpec, model_path: Path | None, options: BackendOptions) ->
 
     del model_path  # remote weights
     config = endpoint_config(spec, options)
-    server = preflight(config) if spec.api is not None and spec.api.preflight else ""
-    return OpenAIHttpBackend(config, server=server)
+    if spec.api is None or not spec.api.preflight:
+        return OpenAIHttpBackend(config)
+    profile = preflight(config)
+    return OpenAIHttpBackend(for_server(config, profile), server=profile.server)

@@ -12,6 +12,15 @@ from gapbench.backends.http_retry import AttemptFailed
 DONE = "[DONE]"
 
 
+class StreamInterrupted(AttemptFailed):
+    """The server ended the stream itself, with [DONE], before the answer had a finish_reason:
+    it interrupted the answer on purpose (llama-cpp-python's server does so whenever another
+    request waits), so sending it again the same way is cut the same way."""
+
+    def __init__(self) -> None:
+        super().__init__("the server ended the stream before the answer finished", retryable=False)
+
+
 class SseDecoder:
     """Turns the lines of an event stream into the data of each event (WHATWG SSE framing:
     'data:' lines joined by newlines, an event ends at a blank line; comments and other fields
@@ -113,10 +122,15 @@ class Answer:
             self.usage = payload["usage"]
 
     def check_stream_complete(self) -> None:
-        """Fail (retryably) a stream that was cut short or carried no answer."""
+        """Fail a stream that was cut short or carried no answer: retryably when the connection
+        broke, not when the server itself closed the stream on an unfinished answer."""
         if not self.saw_choice:
             raise AttemptFailed("the stream carried no choices", retryable=True)
-        if not self.done and self.finish_reason is None:
+        if self.finish_reason is None:
+            if self.done:
+                # Every server we know ends a finished answer's last choice with a
+                # finish_reason; accepting this text would score half an answer.
+                raise StreamInterrupted()
             raise AttemptFailed("the stream ended before the answer was complete", retryable=True)
 
     @classmethod

@@ -6,6 +6,8 @@ What users type:
     vllm/Qwen/Qwen2.5-7B-Instruct                   any model on a generic server entry
     openai:http://127.0.0.1:8000/v1#my-model        any endpoint, no catalog entry
     openai:http://a:8000/v1,http://b:8000/v1#m      two replicas of one model
+    openai:http://user:pass@host/v1#m               Basic auth: sent, but kept out of the id,
+                                                    the stored command and every message
 
 Options follow the model name after '?', joined by '&':
 
@@ -39,6 +41,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gapbench.catalog.credentials import public_url, strip_credentials
 from gapbench.catalog.types import ApiEndpoint, ApiPrice, ModelKind, ModelSpec
 from gapbench.errors import UsageError, closest
 
@@ -101,8 +104,14 @@ class Provider(BaseModel):
     price_date: dt.date | None = None
     """When the prices below were read (or took effect, as the source says)."""
     price_source: str | None = None
+    genai_prices_provider: str | None = None
+    """genai-prices' id for this provider, used when the base URL matches none of its patterns
+    (a proxy set in base_url_env); perf/prices.py."""
     extra_body: dict[str, str | int | float | bool] = Field(default_factory=dict)
     min_temperature: float | None = None
+    concurrency: int | None = Field(default=None, ge=1)
+    """Requests in flight when the user does not say (the reason belongs in a comment beside
+    it); what the server reports at preflight may refine it (openai_servers.for_server)."""
     models: list[ProviderModel] = Field(default_factory=list)
 
 
@@ -139,13 +148,15 @@ def list_provider_models() -> list[ModelSpec]:
 
 
 def list_prices() -> dict[str, tuple[float, float]]:
-    """(input, output) price per 1M tokens of every listed API model with a verified price, by
-    model id ('provider/model'); currency in each spec's `price.currency`."""
+    """(input, output) USD price per 1M tokens of every listed API model that has one, by model
+    id ('provider/model'): the catalog's verified price, else genai-prices' (perf/prices.py)."""
+    from gapbench.perf.prices import listed_price
+
     prices = {}
     for spec in list_provider_models():
-        price = spec.price
-        if price and price.input_per_mtok is not None and price.output_per_mtok is not None:
-            prices[spec.id] = (price.input_per_mtok, price.output_per_mtok)
+        quote = listed_price(spec)
+        if quote is not None:
+            prices[spec.id] = (quote.input_per_mtok, quote.output_per_mtok)
     return prices
 
 
@@ -235,18 +246,21 @@ def _spec(
 def openai_spec(ref: str) -> ModelSpec:
     """The spec for 'openai:URL[,URL...]#model[?options]' (any OpenAI-compatible endpoint)."""
     body = ref[len(OPENAI_PREFIX) :]
+    shown = strip_credentials(ref)  # what messages may print
     urls_part, hash_sign, model_part = body.partition("#")
     model, _, query = model_part.partition("?")
     if not hash_sign or not model.strip() or "?" in urls_part:
         raise UsageError(
-            f"Bad API model {ref!r}: write openai:http://HOST:PORT/v1#MODEL-NAME "
+            f"Bad API model {shown!r}: write openai:http://HOST:PORT/v1#MODEL-NAME "
             "(options after the model name, e.g. #MODEL?kind=base)."
         )
-    urls = _split_urls(urls_part, ref)
-    options = _parse_options(query, ref)
+    urls = _split_urls(urls_part, shown)
+    options = _parse_options(query, shown)
     api: dict[str, Any] = {"base_urls": urls, "model": model.strip()}
-    kind = _apply_options(api, options, "instruct", ref)
-    base = f"{OPENAI_PREFIX}{','.join(urls)}#{api['model']}"
+    kind = _apply_options(api, options, "instruct", shown)
+    # The id names the endpoint without its credentials: it is stored with every sample and
+    # shown in every table. The backend still sends them (openai_config).
+    base = f"{OPENAI_PREFIX}{','.join(public_url(u) for u in urls)}#{api['model']}"
     return _model_spec(
         _identity(base, kind, api, options),
         display_name=api["model"],
@@ -263,10 +277,14 @@ def _split_urls(text: str, where: str) -> list[str]:
     urls = [u.strip().rstrip("/") for u in text.split(",") if u.strip()]
     for url in urls:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # a port that is not a number
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
             raise UsageError(
-                f"Bad base URL {url!r} in {where}: write it as http(s)://HOST[:PORT]/PATH, "
-                "e.g. http://127.0.0.1:8000/v1."
+                f"Bad base URL {strip_credentials(url)!r} in {where}: write it as "
+                "http(s)://HOST[:PORT]/PATH, e.g. http://127.0.0.1:8000/v1."
             )
     if not urls:
         raise UsageError(f"No base URL in {where}: write e.g. openai:http://127.0.0.1:8000/v1#m.")

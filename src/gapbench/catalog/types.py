@@ -68,8 +68,9 @@ class ApiEndpoint(BaseModel):
     max_retries: int = Field(default=5, ge=0)
     backoff_s: float = Field(default=1.0, ge=0)
     """Scale of the exponential backoff between retries (the first wait is 0.5-1x this)."""
-    stream: bool = True
-    """Stream answers (SSE) so time to first token is measured per request."""
+    stream: bool | None = None
+    """Stream answers (SSE) so time to first token is measured per request; None: stream unless
+    the server is known to leave token usage out of streams (llama-cpp-python's)."""
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     """OpenAI's reasoning models take 'max_completion_tokens' and reject 'max_tokens'."""
     omit_params: list[str] = Field(default_factory=list)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from gapbench.cli.options import json_option, print_json
+
+if TYPE_CHECKING:
+    from gapbench.perf.prices import PriceQuote
 
 
 @click.group()
@@ -15,21 +20,28 @@ def models() -> None:
 @models.command("list")
 @json_option
 def models_list(as_json: bool) -> None:
-    """Every catalog model and API model: where it comes from, whether its weights are pulled
-    and whether its API key is set."""
+    """Every catalog model and API model: where it comes from, whether its weights are pulled,
+    whether its API key is set, and its token price with the price's source and date."""
     from gapbench.catalog.loader import list_models
     from gapbench.catalog.providers import key_status, list_provider_models
     from gapbench.catalog.pull import model_file
+    from gapbench.perf.cost import configured_price_sources
+    from gapbench.perf.prices import model_price
     from gapbench.report.console import print_models
 
     local_specs = list_models()
     pulled = {spec.id: model_file(spec) for spec in local_specs}
-    specs = [*local_specs, *list_provider_models()]
+    api_specs = list_provider_models()
+    configured = configured_price_sources()
+    prices = {spec.id: model_price(spec, configured) for spec in api_specs}
+    specs = [*local_specs, *api_specs]
     if as_json:
         print_json(
             [
                 {
                     **spec.model_dump(mode="json"),
+                    # The price charged, from whichever source has one (None: no source).
+                    "price": _price_json(prices.get(spec.id)),
                     "pulled_path": _str_or_none(pulled.get(spec.id)),
                     "key": key_status(spec),
                 }
@@ -37,7 +49,11 @@ def models_list(as_json: bool) -> None:
             ]
         )
     else:
-        print_models(specs, pulled)
+        print_models(specs, pulled, prices)
+
+
+def _price_json(quote: PriceQuote | None) -> dict[str, object] | None:
+    return None if quote is None else quote.as_dict()
 
 
 def _str_or_none(value: object | None) -> str | None:

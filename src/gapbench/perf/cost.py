@@ -5,9 +5,10 @@ The hardware price is configurable, most specific first: the `--usd-per-hour` fl
 GAPBENCH_USD_PER_HOUR environment variable, `usd_per_hour` in gapbench.toml (current directory)
 or ~/.config/gapbench/config.toml, else DEFAULT_USD_PER_HOUR.
 
-API token prices come from the provider catalog where it has a verified one; a `[prices]` table in
-the same config files sets or overrides them per model id, so a user with a contract price, or a
-provider the catalog has no price for, still gets dollar figures:
+API token prices come from the provider catalog where it has a verified one, else from the
+genai-prices package where it has one (perf/prices.py); a `[prices]` table in the same config
+files sets or overrides them per model id, so a user with a contract price, or a provider no
+source has a price for, still gets dollar figures:
 
     [prices."qwen/qwen-plus"]
     input_per_mtok = 0.4
@@ -95,13 +96,20 @@ class TokenPrice:
 def configured_token_prices(paths: Sequence[Path] | None = None) -> dict[str, TokenPrice]:
     """Token prices set in the config files' `[prices]` tables, by model id; a more specific
     file wins for a model both name."""
-    prices: dict[str, TokenPrice] = {}
+    return {model: price for model, (price, _) in configured_price_sources(paths).items()}
+
+
+def configured_price_sources(
+    paths: Sequence[Path] | None = None,
+) -> dict[str, tuple[TokenPrice, Path]]:
+    """As configured_token_prices, with the file each price comes from."""
+    prices: dict[str, tuple[TokenPrice, Path]] = {}
     for path, config in reversed(_configs(paths)):
         table = config.get("prices", {})
         if not isinstance(table, dict):
             raise UsageError(f"prices in {path} must be a table of model ids.")
         for model, entry in table.items():
-            prices[model] = _token_price(entry, f'[prices."{model}"] in {path}')
+            prices[model] = (_token_price(entry, f'[prices."{model}"] in {path}'), path)
     return prices
 
 
