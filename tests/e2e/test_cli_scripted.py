@@ -155,3 +155,21 @@ def test_leaderboard_leaves_out_older_task_versions(filled_db: Path) -> None:
     assert rows[(GOOD, "arith")]["n"] == answered
     assert "20 stored samples of older task versions are left out" in result.stderr
     assert _rows(filled_db, "SELECT COUNT(*) FROM samples WHERE task_version='old'")[0][0] == 20
+
+
+def test_run_results_are_those_of_the_run_alone(cli: CliInvoke, filled_db: Path) -> None:
+    """What `run` prints is the result of what it planned: another seed stored for the same model
+    and tasks stays out of it (the leaderboard pools everything), and the JSON of the
+    leaderboard carries planned, answered and failed counts."""
+    result = cli(
+        "run", "--model", GOOD, "--task", "arith", "--n", "7", "--seed", "3", "--db",
+        str(filled_db),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("arith"))
+    assert line.split()[1] == "7"
+    rows = json.loads(
+        cli("leaderboard", "--json", "--task", "arith", "--db", str(filled_db)).stdout
+    )
+    good = next(r for r in rows if r["model"] == GOOD and r["task"] == "arith")
+    assert (good["n"], good["answered"], good["planned"], good["failed"]) == (47, 47, 47, 0)

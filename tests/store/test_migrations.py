@@ -230,7 +230,7 @@ def test_a_schema_3_database_with_samples_upgrades_to_draws(
         )  # fmt: skip
         assert not store.add_sample(repeat)
     assert user_version(db) == len(mig.MIGRATIONS)
-    assert [name for _, name, _ in applied_rows(db)][-1] == "m004_sample_draw"
+    assert "m004_sample_draw" in [name for _, name, _ in applied_rows(db)]
     with sqlite3.connect(db) as conn:
         after = conn.execute(
             f"SELECT id, {old_columns}, draw FROM samples WHERE id <= 6 ORDER BY id"
@@ -242,3 +242,35 @@ def test_a_schema_3_database_with_samples_upgrades_to_draws(
     assert after == [(*row, 0) for row in before]
     assert {"samples_task", "samples_run_id"} <= indexes
     assert "samples_m004" not in tables
+
+
+def test_a_schema_4_database_gains_claims_and_run_holders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """m005 adds the claims table and the holder and measure columns of runs; a run an older
+    gapbench left 'running' keeps its status (nothing can tell whether its process lives)."""
+    from gapbench.store import RunInfo, RunMeasures
+
+    db = tmp_path / "schema4.db"
+    monkeypatch.setattr(mig, "MIGRATIONS", mig.MIGRATIONS[:4])
+    info = RunInfo(
+        gapbench_version="0.0.4", model_id="m", backend="scripted", engine_version="x",
+        sampling={"temperature": 0.0}, settings_hash="h",
+    )  # fmt: skip
+    with Store.open(db) as store:
+        old = store.start_run(info)
+    monkeypatch.undo()
+    with Store.open(db) as store:
+        assert store.reap_dead_runs(1e12) == []
+        new = store.start_run(info)
+        store.finish_run(
+            new, "completed", RunMeasures(2.0, 10.0, latency_seconds=1.5, generations=3)
+        )
+        runs = {run.id: run for run in store.runs()}
+    assert runs[old].status == "running" and runs[old].holder is None
+    assert runs[new].measures == RunMeasures(2.0, 10.0, latency_seconds=1.5, generations=3)
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert "claims" in tables
+    assert "m005_claims_and_run_holders" in [name for _, name, _ in applied_rows(db)]

@@ -18,7 +18,7 @@ import pytest
 
 from gapbench.errors import StoreError, UsageError
 from gapbench.store import RunInfo, SampleKey, SampleRecord, Store
-from gapbench.store.repository import translate_error
+from gapbench.store.connection import translate_error
 
 
 def run_info() -> RunInfo:

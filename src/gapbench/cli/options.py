@@ -63,14 +63,34 @@ def open_store(db_path: str, *, readonly: bool = False) -> Store:
     return Store.open(db_path, readonly=readonly, busy_timeout=busy_timeout)
 
 
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback: refuse nan and inf, which FloatRange lets through (nan compares false with
+    every bound) and which JSON cannot store."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number; give one such as 0.8.")
+    return value
+
+
 def price_option(func: F) -> F:
     return click.option(
         "--usd-per-hour",
         type=click.FloatRange(min=0),
+        callback=finite,
         default=None,
         help="Hardware price for local models' cost (else GAPBENCH_USD_PER_HOUR, gapbench.toml, "
         "~/.config/gapbench/config.toml, or $0.10).",
     )(func)
+
+
+def check_prices(usd_per_hour: float | None) -> None:
+    """Read every price setting (flag, environment, gapbench.toml and the user config) now, so a
+    malformed file or a negative price stops a run before its first sample, not after its last."""
+    from gapbench.perf.cost import hardware_price
+
+    hardware_price(usd_per_hour)
+    _token_prices()
 
 
 def load_results(
@@ -78,8 +98,13 @@ def load_results(
     task_names: list[str] | None,
     model_ids: list[str] | None,
     usd_per_hour: float | None,
+    keep: Callable[[SampleRecord], bool] | None = None,
 ) -> tuple[list[SampleRecord], Accounting]:
-    """Stored samples (failed ones included) and what is needed to charge them time and money."""
+    """Stored samples (failed ones included; only those `keep` accepts, when given) and what is
+    needed to charge them time and money. Runs whose process is gone are marked interrupted on
+    the way, where the file can be written (see Store.reap_dead_runs)."""
+    import time
+
     from gapbench.perf.attribution import Accounting, account_runs
     from gapbench.perf.cost import hardware_price
     from gapbench.stats.summary import current_versions
@@ -87,9 +112,12 @@ def load_results(
 
     price = hardware_price(usd_per_hour)
     with open_store(db_path, readonly=True) as store:
+        store.reap_dead_runs(time.time())
         if model_ids is not None:
             _check_models_known(store.models(), model_ids, db_path)
         stored = store.samples(model_ids=model_ids, tasks=task_names, include_failed=True)
+        if keep is not None:
+            stored = [s for s in stored if keep(s)]
         runs = account_runs(store.runs(), store.run_latency_totals())
     samples, hidden = current_versions(stored, {t.name: t.version for t in list_tasks()})
     if hidden:

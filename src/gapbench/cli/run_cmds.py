@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gapbench.cli.options import db_option, load_results, open_store, price_option, task_selection
+from gapbench.cli.options import (
+    check_prices,
+    db_option,
+    finite,
+    load_results,
+    open_store,
+    price_option,
+    task_selection,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -14,8 +22,20 @@ if TYPE_CHECKING:
     from gapbench.backends.base import Backend
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.types import ModelSpec
-    from gapbench.runner import BackendFactory, RunConfig
+    from gapbench.runner import BackendFactory, RunConfig, RunOutcome
+    from gapbench.stats.summary import ScoreRow
+    from gapbench.store.records import SampleRecord
     from gapbench.tasks.base import Difficulty, Task
+
+MAX_N = 1_000_000
+"""Instances per task. A typo such as --n 10**12 would otherwise run for years; a million is far
+past any real study (the Wilson interval at that n is +-0.1 points, below the noise between task
+versions, and a million samples fill about a gigabyte of SQLite), so nothing real is refused.
+HumanEval and other fixed datasets refuse indices past their size themselves."""
+MAX_SAMPLES = 1000
+"""Draws per instance: five times the 200 of the Codex paper, which reported pass@100 from them."""
+MAX_SEED = 2**63 - 1
+"""The seed is stored as an SQLite integer, which has 64 bits with a sign."""
 
 DEMO_SUITE = "quick"
 DEMO_N = 10
@@ -60,6 +80,18 @@ def _check_levels(tasks: list[Task], difficulty: str) -> None:
             check_level(task, difficulty)  # type: ignore[arg-type]  # a click.Choice value
 
 
+def _bounded(value: int, flag: str, high: int, what: str, low: int = 1) -> int:
+    """Click callback: an integer option within [low, high], else one sentence saying which."""
+    if not low <= value <= high:
+        unit = f" {what}" if what else ""
+        bound = f"{high:,}" if high < 2**40 else "2**63 - 1"
+        raise click.BadParameter(
+            f"{value:,}{unit} is out of range: give {flag} from {low} to {bound}.",
+            param_hint=f"'{flag}'",
+        )
+    return value
+
+
 def _check_draws(samples: int, temperature: float) -> None:
     """Several draws under greedy decoding would store the same answer several times and report
     a pass@k that is only pass@1: refuse before anything runs."""
@@ -86,32 +118,70 @@ def _preflight(models: list[ModelSpec]) -> None:
             resolve_file(spec)
 
 
-def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> None:
+def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> list[RunOutcome]:
     from gapbench.report.progress import RichProgress
     from gapbench.runner import run_evaluation
 
     with open_store(db_path) as store, RichProgress() as progress:
-        outcomes = run_evaluation(config, store, _backend_loader(options, True), progress)
-    for outcome in outcomes:
-        if outcome.failed:
-            click.echo(
-                f"{outcome.model_id}: {outcome.failed} samples failed (reasons stored); "
-                "rerun the same command to retry them.",
-                err=True,
-            )
+        return run_evaluation(config, store, _backend_loader(options, True), progress)
 
 
-def _show_results(config: RunConfig, db_path: str, usd_per_hour: float | None) -> None:
+def _show_results(
+    config: RunConfig, outcomes: list[RunOutcome], db_path: str, usd_per_hour: float | None
+) -> None:
+    """The results of exactly what was planned (other seeds, levels or settings stored for the
+    same models stay out), with planned counts beside the scores; exit 1 when some planned
+    sample has no answer."""
     from gapbench.report.console import print_leaderboard, print_verdicts
-    from gapbench.stats.summary import pairwise, summarize
+    from gapbench.stats.summary import OVERALL, pairwise, summarize
+
+    scopes = {outcome.model_id: outcome.scope for outcome in outcomes}
+
+    def planned(sample: SampleRecord) -> bool:
+        k = sample.key
+        return (
+            (k.task, k.settings_hash) in scopes.get(k.model_id, frozenset())
+            and (k.seed, k.difficulty) == (config.seed, config.difficulty)
+            and k.index < config.n
+            and k.draw < config.samples
+        )
 
     samples, accounting = load_results(
-        db_path, [t.name for t in config.tasks], [m.id for m in config.models], usd_per_hour
+        db_path,
+        [t.name for t in config.tasks],
+        [m.id for m in config.models],
+        usd_per_hour,
+        keep=planned,
     )
-    rows = summarize(samples, accounting)
+    per_task = config.n * config.samples
+    counts = {(m.id, t.name): per_task for m in config.models for t in config.tasks}
+    rows = summarize(samples, accounting, planned=counts)
     print_leaderboard(rows, "Results", accounting.usd_per_hour)
     if len(config.models) > 1:
         print_verdicts(pairwise(samples, rows))
+    _check_answered([row for row in rows if row.task == OVERALL], db_path)
+
+
+def _check_answered(overall: list[ScoreRow], db_path: str) -> None:
+    """Exit 1, saying how many and how to retry, unless every planned sample was answered."""
+    from gapbench.errors import GapbenchError
+
+    short = [row for row in overall if row.n < row.planned]
+    if not short:
+        return
+    planned = sum(row.planned for row in short)
+    failed = sum(row.failed for row in short)
+    unanswered = sum(row.planned - row.n - row.failed for row in short)
+    which = ", ".join(f"{row.model}: {row.planned - row.n}" for row in short)
+    if failed:
+        raise GapbenchError(
+            f"{failed} of {planned} planned samples failed ({which}); their errors are stored "
+            f"in {db_path}: rerun the same command to retry them."
+        )
+    raise GapbenchError(
+        f"{unanswered} of {planned} planned samples were not answered ({which}): "
+        "rerun the same command to generate them."
+    )
 
 
 @click.command()
@@ -124,10 +194,20 @@ def _show_results(config: RunConfig, db_path: str, usd_per_hour: float | None) -
 )
 @task_selection
 @click.option(
-    "--n", type=click.IntRange(min=1), default=20, show_default=True, help="Instances per task."
+    "--n",
+    type=int,
+    callback=lambda ctx, param, value: _bounded(value, "--n", MAX_N, "instances per task"),
+    default=20,
+    show_default=True,
+    help=f"Instances per task (at most {MAX_N:,}).",
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Instance stream."
+    "--seed",
+    type=int,
+    callback=lambda ctx, param, value: _bounded(value, "--seed", MAX_SEED, "", low=0),
+    default=0,
+    show_default=True,
+    help="Instance stream (0 to 2**63 - 1).",
 )
 @click.option(
     "--difficulty",
@@ -139,16 +219,20 @@ def _show_results(config: RunConfig, db_path: str, usd_per_hour: float | None) -
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0),
+    callback=finite,
     default=0.0,
     show_default=True,
     help="Sampling temperature; 0 is greedy decoding.",
 )
 @click.option(
     "--samples",
-    type=click.IntRange(min=1),
+    type=int,
+    callback=lambda ctx, param, value: _bounded(
+        value, "--samples", MAX_SAMPLES, "draws per instance"
+    ),
     default=1,
     show_default=True,
-    help="Draws per instance, for pass@k (needs --temperature above 0).",
+    help=f"Draws per instance, for pass@k (needs --temperature above 0; at most {MAX_SAMPLES}).",
 )
 @click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="Default: physical cores."
@@ -187,10 +271,11 @@ def run(
     """Evaluate models on a task or suite; resumes, running only what the database lacks."""
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.loader import resolve_model
-    from gapbench.runner import RunConfig
+    from gapbench.runner import RunConfig, check_config
     from gapbench.tasks.suites import resolve_tasks
 
     _check_draws(samples, temperature)
+    check_prices(usd_per_hour)
     models = [resolve_model(ref) for ref in model_refs]
     tasks = resolve_tasks(task, suite)
     _check_levels(tasks, difficulty)
@@ -205,14 +290,20 @@ def run(
         temperature=temperature,
         samples=samples,
     )
+    check_config(config)
     options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)
-    _execute(config, db_path, options)
-    _show_results(config, db_path, usd_per_hour)
+    outcomes = _execute(config, db_path, options)
+    _show_results(config, outcomes, db_path, usd_per_hour)
 
 
 @click.command()
 @click.option(
-    "--n", type=click.IntRange(min=1), default=DEMO_N, show_default=True, help="Instances per task."
+    "--n",
+    type=int,
+    callback=lambda ctx, param, value: _bounded(value, "--n", MAX_N, "instances per task"),
+    default=DEMO_N,
+    show_default=True,
+    help="Instances per task.",
 )
 @db_option
 @price_option
@@ -224,6 +315,7 @@ def demo(n: int, db_path: str, usd_per_hour: float | None) -> None:
     from gapbench.runner import RunConfig
     from gapbench.tasks.suites import resolve_tasks
 
+    check_prices(usd_per_hour)
     models = [m for m in list_models() if m.in_demo]
     for spec in models:
         click.echo(f"Model {spec.id}: ", nl=False, err=True)
@@ -236,5 +328,5 @@ def demo(n: int, db_path: str, usd_per_hour: float | None) -> None:
         difficulty=DEMO_DIFFICULTY,
         max_tokens=DEMO_MAX_TOKENS,
     )
-    _execute(config, db_path, BackendOptions(batch_size=DEMO_BATCH_SIZE))
-    _show_results(config, db_path, usd_per_hour)
+    outcomes = _execute(config, db_path, BackendOptions(batch_size=DEMO_BATCH_SIZE))
+    _show_results(config, outcomes, db_path, usd_per_hour)

@@ -2,9 +2,16 @@
 
 A run knows its wall time of generation; its samples know their own latencies. When requests run
 in parallel (batching, API concurrency) latencies overlap and their sum exceeds the wall time, so
-each sample is charged its latency scaled by wall time / summed latency of its run. Sequentially
-the scale is about 1. This keeps tokens/s an honest aggregate throughput and makes the costs of a
-run's samples add up to the run's cost.
+each sample is charged its latency scaled by wall time / summed latency of every generation the
+run made. Sequentially the scale is about 1. This keeps tokens/s an honest aggregate throughput.
+
+The denominator is what the run itself generated (recorded with its measures), not what it kept
+in the store: a generation that is not kept (a failure a later run replaced, or a sample another
+run stored first) still took its own time, and dividing the run's wall time among the kept ones
+only would charge them that time too. Together with claims (no run generates a sample another
+holds, and a run's wall time excludes waiting for other runs), each sample is charged its own time
+whatever runs ran beside it. Runs stored by an older gapbench fall back to the kept samples'
+latencies.
 """
 
 from __future__ import annotations
@@ -66,11 +73,15 @@ class Accounting:
 def account_runs(
     runs: Sequence[RunRow], latency_totals: Mapping[int, float]
 ) -> dict[int, RunAccount]:
-    """Per-run scale factors. A run without measures (killed before finishing) is assumed to have
-    kept its batch full: scale 1 / batch size."""
+    """Per-run scale factors. A run without measures (killed before its first chunk was done, or
+    run by an older gapbench and killed) is assumed to have kept its batch full: scale 1 / batch
+    size. `latency_totals` are the kept samples' summed latencies by run, for runs that did not
+    record their own."""
     accounts = {}
     for run in runs:
         total = latency_totals.get(run.id, 0.0)
+        if run.measures is not None and run.measures.latency_seconds:
+            total = run.measures.latency_seconds
         if run.measures is not None and total > 0:
             scale = run.measures.generation_seconds / total
         else:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from gapbench.catalog.types import ModelSpec
+    from gapbench.perf.prices import PriceQuote
     from gapbench.stats.paired import PairedComparison
     from gapbench.stats.summary import ScoreRow
     from gapbench.tasks.base import Task
@@ -68,7 +69,9 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
     )
     # Task rows sit indented under their model's overall row: one column fewer, so the table
     # still fits an 80-column terminal.
-    table.add_column("model / task", overflow="fold", min_width=16)
+    # A table with answered/planned counts ('7/80') gives the model column 4 characters less.
+    short = any(row.n < row.planned for row in rows)
+    table.add_column("model / task", overflow="fold", min_width=12 if short else 16)
     # pass@k sits next to the accuracy it extends; only when some instance has several draws.
     drawn = any(row.draws_per_instance > 1 for row in rows)
     headers = ["n", "acc%", "95% CI", "noans%", "fail", "tok/s", "p50 s", "$/corr", "MB"]
@@ -83,7 +86,7 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
             table.add_section()
         first = False
         cells = [
-            str(row.n),
+            _answered(row),
             _pct(row.accuracy),
             f"{_pct(row.ci_low)}-{_pct(row.ci_high)}",
             _pct(row.extraction_failure_rate),
@@ -101,8 +104,10 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
             style="bold" if overall else None,
         )
     console.print(table)
+    _warn_unanswered(console, [row for row in rows if row.task == OVERALL])
     console.print(
-        "acc: correct share of answered samples, 95% CI by Wilson; noans: outputs with no "
+        "n: answered samples (answered/planned, in red, when some planned samples have no "
+        "answer); acc: correct share of answered samples, 95% CI by Wilson; noans: outputs with no "
         "extractable answer (counted wrong, shown so harness errors stay visible); fail: "
         "generations that errored (retried on rerun); tok/s: output tokens per second of "
         "generation; p50: median latency; $/corr: cost of the run per correct answer "
@@ -114,9 +119,45 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
 
 _DRAWN_NOTE = (
     " Where instances were drawn several times, acc is pass@1, the mean over instances of their "
-    "right share, its CI is clustered by instance (Miller 2024), and pass@k% is the unbiased "
-    "estimate that one of k draws is right (Chen et al. 2021)."
+    "right share, its CI is Korn and Graubard's (1998), clustered by instance (Miller 2024), and "
+    "pass@k% is the unbiased estimate that one of k draws is right (Chen et al. 2021)."
 )
+
+
+def _answered(row: ScoreRow) -> str:
+    """'80', or '[bold red]7/80[/]' when planned samples are missing: beside the score, so that a
+    score on 7 of 80 samples never reads as the result of all 80."""
+    if row.n >= row.planned:
+        return str(row.n)
+    return f"[bold red]{row.n}/{row.planned}[/]"
+
+
+def _warn_unanswered(console: Console, overall: Sequence[ScoreRow]) -> None:
+    """One loud line per model whose planned samples are not all answered."""
+    for row in overall:
+        if row.n >= row.planned:
+            continue
+        from rich.markup import escape
+
+        share = "most" if row.unanswered * 2 > row.planned else "some"
+        never = row.unanswered - row.failed
+        why = ", ".join(
+            part
+            for part in (
+                f"{row.failed} failed" if row.failed else "",
+                f"{never} never generated" if never > 0 else "",
+            )
+            if part
+        )
+        console.print(
+            f"[bold red]Warning:[/] {escape(row.model)} answered only {row.n} of {row.planned} "
+            "planned "
+            f"samples ({why}): {share} of the test is missing, so its scores above are not the "
+            "result of the whole run; rerun the same command to retry the rest.",
+            highlight=False,
+            soft_wrap=True,
+            markup=True,
+        )
 
 
 def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:
@@ -129,7 +170,12 @@ def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:
         console.print(f"  {comparison.verdict}", style=style, highlight=False, soft_wrap=True)
 
 
-def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) -> None:
+def print_models(
+    specs: Sequence[ModelSpec],
+    pulled: Mapping[str, Path | None],
+    prices: Mapping[str, PriceQuote | None],
+) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from gapbench.catalog.providers import key_status
@@ -138,8 +184,19 @@ def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) 
     table.add_column("id", no_wrap=True)
     for header in ["organisation", "origin", "params", "kind", "quant", "license", "pulled", "key"]:
         table.add_column(header)
+    table.add_column("$/M in/out", no_wrap=True)
+    table.add_column("price from", no_wrap=True)
     for spec in specs:
         local = spec.backend == "llamacpp"
+        quote = prices.get(spec.id)
+        if spec.backend != "openai" or spec.id.endswith("<model>"):
+            price, source = "-", "-"  # charged by time, or no model named yet
+        elif quote is None:
+            price, source = "-", "none known"
+        else:
+            price = f"{quote.input_per_mtok:g}/{quote.output_per_mtok:g}"
+            when = quote.date.isoformat() if quote.date else "undated"
+            source = "config" if quote.origin == "config" else f"{quote.origin.split()[0]} {when}"
         table.add_row(
             spec.id,
             spec.organisation,
@@ -150,10 +207,19 @@ def print_models(specs: Sequence[ModelSpec], pulled: Mapping[str, Path | None]) 
             spec.license,
             ("yes" if pulled.get(spec.id) else "no") if local else "n/a",
             key_status(spec),
+            price,
+            source,
         )
     _console().print(table)
     _console().print(
-        "key: whether the API key variable named in the catalog is set (n/a: none needed).",
+        escape(
+            "key: whether the API key variable named in the catalog is set (n/a: none needed). "
+            "$/M: USD per million input/output tokens, from your [prices] config, the catalog's "
+            "verified price, or the genai-prices package, in that order, with the date the "
+            "price took effect (undated: the source gives none; --json has the price page and "
+            'notes); none known: set one under [prices."MODEL-ID"] in gapbench.toml. Local '
+            "models are charged by time (--usd-per-hour)."
+        ),
         style="dim",
     )
 

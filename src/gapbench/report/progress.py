@@ -68,5 +68,14 @@ class RichProgress:
         speed = f"{self._tokens / elapsed:.1f} tok/s" if elapsed > 0 else ""
         self._progress.update(self._task, advance=1, speed=speed)
 
+    def samples_elsewhere(self, count: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, advance=count)
+
+    def waiting(self, held: int) -> None:
+        if self._task is not None:
+            # Once per poll: the bar stays put while another run finishes what it claimed.
+            self._progress.update(self._task, speed=f"waiting for {held} held by another run")
+
     def model_finished(self, outcome: RunOutcome) -> None:
         self._task = None

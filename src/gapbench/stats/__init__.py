@@ -4,7 +4,7 @@ several times, and paired verdicts between two models.
 Standard library only (no numpy/scipy at runtime), so importing this stays cheap.
 """
 
-from gapbench.stats.intervals import clustered_mean_interval, wilson_interval
+from gapbench.stats.intervals import clopper_pearson, clustered_pass_interval, wilson_interval
 from gapbench.stats.paired import (
     PairedComparison,
     compare_paired,
@@ -18,7 +18,8 @@ from gapbench.stats.passk import mean_pass_at_k, pass_at_k, supported_ks
 
 __all__ = [
     "PairedComparison",
-    "clustered_mean_interval",
+    "clopper_pearson",
+    "clustered_pass_interval",
     "compare_paired",
     "format_p",
     "format_pts",

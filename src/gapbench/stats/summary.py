@@ -4,7 +4,8 @@ An instance is (task, task version, seed, index, difficulty). When every instanc
 answered once, accuracy is the share of right answers with a Wilson interval. When some instance
 was answered several times (several draws for pass@k, or several stored settings), its answers
 are not independent samples: accuracy is then the mean over instances of each instance's share of
-right answers (pass@1), its interval is clustered by instance, and pass@k is reported.
+right answers (pass@1), its interval is clustered by instance (Korn and Graubard's, which keeps
+honest width when every draw is wrong or right; see stats/intervals.py), and pass@k is reported.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from gapbench.perf.attribution import Accounting
 from gapbench.perf.cost import pareto_frontier
 from gapbench.perf.timing import distribution, percentile, request_metrics
-from gapbench.stats.intervals import clustered_mean_interval, wilson_interval
+from gapbench.stats.intervals import clustered_pass_interval, wilson_interval
 from gapbench.stats.passk import mean_pass_at_k
 from gapbench.store.records import SampleRecord
 
@@ -45,6 +46,10 @@ class ScoreRow:
     task: str
     n: int
     """Answered samples: generations that completed, whether right, wrong or unparseable."""
+    planned: int
+    """Samples the row should have: what the run planned when it is known (results printed after
+    `gapbench run`), else the stored ones, answered or failed. Fewer answered than planned means
+    the score covers only part of the test."""
     instances: int
     """Distinct instances with at least one answered sample."""
     draws_per_instance: int
@@ -89,8 +94,14 @@ class ScoreRow:
     pareto: bool = False
     """On the quality-vs-cost frontier among the models shown (OVERALL rows only)."""
 
+    @property
+    def unanswered(self) -> int:
+        """Planned samples without an answer: failed, or never generated."""
+        return max(0, self.planned - self.n)
+
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        # 'answered' spells out what n counts, beside 'planned' and 'failed'.
+        return {**asdict(self), "answered": self.n}
 
 
 @dataclass(frozen=True)
@@ -115,8 +126,8 @@ def _accuracy(answered: Sequence[SampleRecord]) -> _Accuracy:
         low, high = wilson_interval(correct, n)
         return _Accuracy(correct / n if n else 0.0, low, high, len(by_instance), draws, {})
     means = [sum(v) / len(v) for v in by_instance.values()]
-    low, high = clustered_mean_interval(means)
     counts = [(len(v), sum(v)) for v in by_instance.values()]
+    low, high = clustered_pass_interval(counts)
     return _Accuracy(
         accuracy=math.fsum(means) / len(means),
         ci_low=low,
@@ -128,7 +139,13 @@ def _accuracy(answered: Sequence[SampleRecord]) -> _Accuracy:
     )
 
 
-def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accounting) -> ScoreRow:
+def _row(
+    model: str,
+    task: str,
+    samples: Sequence[SampleRecord],
+    acct: Accounting,
+    planned: int | None = None,
+) -> ScoreRow:
     answered = [s for s in samples if s.error is None]
     n = len(answered)
     correct = sum(s.correct for s in answered)
@@ -144,6 +161,7 @@ def _row(model: str, task: str, samples: Sequence[SampleRecord], acct: Accountin
         model=model,
         task=task,
         n=n,
+        planned=len(samples) if planned is None else planned,
         instances=acc.instances,
         draws_per_instance=acc.draws_per_instance,
         correct=correct,
@@ -190,20 +208,33 @@ def current_versions(
 
 
 def summarize(
-    samples: Iterable[SampleRecord], accounting: Accounting | None = None
+    samples: Iterable[SampleRecord],
+    accounting: Accounting | None = None,
+    planned: Mapping[tuple[str, str], int] | None = None,
 ) -> list[ScoreRow]:
     """One row per (model, task) plus an OVERALL row per model pooling its tasks; models ordered by
     overall accuracy, best first, tasks alphabetically after the overall row. OVERALL rows mark
-    the models on the accuracy-vs-cost-per-sample Pareto frontier."""
+    the models on the accuracy-vs-cost-per-sample Pareto frontier.
+
+    `planned` gives the samples planned per (model, task), when known: a planned model or task
+    with no sample stored at all still gets its row (answered 0), so a run that answered nothing
+    is not silently missing from its results."""
     acct = accounting or Accounting()
     grouped: dict[str, dict[str, list[SampleRecord]]] = defaultdict(lambda: defaultdict(list))
+    for model, task in planned or {}:
+        grouped[model].setdefault(task, [])
     for sample in samples:
         grouped[sample.key.model_id][sample.key.task].append(sample)
+    plan = dict(planned or {})
     blocks: list[list[ScoreRow]] = []
     for model, by_task in grouped.items():
-        rows = [_row(model, task, by_task[task], acct) for task in sorted(by_task)]
+        rows = [
+            _row(model, task, by_task[task], acct, plan.get((model, task)))
+            for task in sorted(by_task)
+        ]
         pooled = [s for task_samples in by_task.values() for s in task_samples]
-        blocks.append([_row(model, OVERALL, pooled, acct), *rows])
+        overall = sum(row.planned for row in rows)
+        blocks.append([_row(model, OVERALL, pooled, acct, overall), *rows])
     blocks.sort(key=lambda block: (-block[0].accuracy, block[0].model))
     frontier = pareto_frontier([p for p in (_quality_and_cost(b[0]) for b in blocks) if p])
     blocks = [[replace(b[0], pareto=b[0].model in frontier), *b[1:]] for b in blocks]

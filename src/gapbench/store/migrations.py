@@ -157,6 +157,49 @@ def m004_sample_draw(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX samples_run_id ON samples (run_id)")
 
 
+@migration
+def m005_claims_and_run_holders(conn: sqlite3.Connection) -> None:
+    """Claims on samples in flight, and who runs each run, so that concurrent runs split the work
+    instead of redoing it and a run whose process is gone can be told from a live one.
+
+    A claim is a sample key with the run that holds it and when that hold expires; the holder
+    renews it while it lives and deletes it with the stored sample, so the table only ever holds
+    the samples in flight. Taking a claim is one upsert that succeeds only over an expired one,
+    which reads the same in PostgreSQL. A run records the host and process that run it and when
+    its lease expires, its own generation count and summed latency (its time is then charged
+    only to what it generated, see perf/attribution.py).
+    """
+    for column, kind in (
+        ("host", "TEXT"),
+        ("pid", "INTEGER"),
+        ("process_started", "TEXT"),
+        ("lease_expires_at", "REAL"),
+        ("latency_seconds", "REAL"),
+        ("generations", "INTEGER"),
+    ):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    conn.execute(
+        """
+        CREATE TABLE claims (
+            model_id TEXT NOT NULL,
+            task TEXT NOT NULL,
+            task_version TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            instance_index INTEGER NOT NULL,
+            difficulty TEXT NOT NULL,
+            settings_hash TEXT NOT NULL,
+            draw INTEGER NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (
+                model_id, task, task_version, seed, instance_index, difficulty, settings_hash, draw
+            )
+        )
+        """
+    )
+    conn.execute("CREATE INDEX claims_run_id ON claims (run_id)")
+
+
 @dataclass(frozen=True)
 class SchemaState:
     """What a database says about its own schema, read without writing anything."""

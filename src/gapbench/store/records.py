@@ -66,6 +66,28 @@ class RunMeasures:
     aggregate throughput, which per-sample latencies overstate when requests run in parallel."""
     peak_rss_mb: float | None = None
     """Peak resident memory of the process while this model was loaded and running."""
+    latency_seconds: float | None = None
+    """Summed latency of every generation the run made, stored or not (failed ones, and any that
+    another run had stored first): what generation_seconds is shared among, so a run's wall
+    time is charged only to its own work."""
+    generations: int | None = None
+    """How many generations the run made (None for runs stored by an older gapbench)."""
+
+
+@dataclass(frozen=True)
+class RunHolder:
+    """The process running a run, as recorded when it started: what tells, later, whether it is
+    still alive (see store/leases.py)."""
+
+    host: str
+    """Host identity: the host name, the kernel's boot id and the process-id namespace, so that
+    a pid is only ever compared with the processes of the machine and boot that issued it."""
+    pid: int
+    process_started: str
+    """When the process started, as the kernel counts it ('' where it cannot be read): a pid
+    reused by a later process does not pass for the run's."""
+    lease_expires_at: float | None
+    """Unix time until which the run's claims hold; renewed while the process lives."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,10 @@ class RunRow:
     status: RunStatus
     finished_at: float | None
     measures: RunMeasures | None = None
-    """None for a run that never finished (killed) or was stored by an older gapbench."""
+    """What the run measured so far (it records them as it goes, so a killed run keeps most);
+    None for a run stored by an older gapbench that never finished."""
+    holder: RunHolder | None = None
+    """None for runs stored by an older gapbench."""
 
     @property
     def created_at(self) -> float:

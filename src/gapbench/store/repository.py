@@ -20,16 +20,18 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
-from gapbench.errors import GapbenchError, StoreError, UsageError
-from gapbench.store.migrations import check_not_newer, migrate, read_state
+from gapbench.errors import StoreError
+from gapbench.store import leases
+from gapbench.store.connection import open_connection, translated
 from gapbench.store.records import (
     FINAL_STATUSES,
+    RunHolder,
     RunInfo,
     RunMeasures,
     RunRow,
     RunStatus,
+    SampleKey,
     SampleRecord,
 )
 from gapbench.store.schema import (
@@ -55,145 +57,22 @@ def default_db_path() -> Path:
     return Path(from_env) if from_env else Path(DEFAULT_DB_NAME)
 
 
-def translate_error(path: Path, exc: sqlite3.Error) -> GapbenchError | None:
-    """The user-facing error for a SQLite failure on `path`, or None when it is a bug of ours.
-
-    Uses the extended result code's name (Python 3.11+), which is stable, unlike the message text.
-    """
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return StoreError(
-            f"{path} is locked: another gapbench is writing to it; "
-            "wait for it to finish or pass another --db."
-        )
-    if name.startswith("SQLITE_READONLY"):
-        return StoreError(
-            f"{path} is read-only: gapbench must write results there; "
-            "make it and its folder writable or pass another --db."
-        )
-    if name == "SQLITE_NOTADB":
-        return UsageError(
-            f"{path} is not a gapbench database (file is not a database): pass another --db."
-        )
-    if name.startswith("SQLITE_CORRUPT"):
-        return StoreError(
-            f"{path} is corrupt ({exc}): restore it from a backup or pass another --db."
-        )
-    if name == "SQLITE_FULL":
-        return StoreError(f"{path} cannot grow (disk full): free some space or pass another --db.")
-    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
-        return StoreError(
-            f"{path} cannot be opened or written ({exc}): check the disk and its permissions "
-            "or pass another --db."
-        )
-    return None
-
-
-@contextmanager
-def _translated(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        mapped = translate_error(path, exc)
-        if mapped is None:
-            raise
-        raise mapped from exc
-
-
-def _check_writable_location(db: Path) -> None:
-    """Refuse, before SQLite creates anything, a path that cannot hold a database we write."""
-    parent = db.parent
-    if not parent.exists():
-        raise UsageError(
-            f"The folder of {db} ({parent}) does not exist: create it or pass another --db."
-        )
-    if not parent.is_dir():
-        raise UsageError(f"{parent} is not a folder, so {db} cannot be created: pass another --db.")
-    if db.is_dir():
-        raise UsageError(f"{db} is a folder, not a database file: pass a file path to --db.")
-    # WAL keeps two side files (-wal, -shm) next to the database, so the folder must be writable
-    # even when the database file itself already exists.
-    if db.exists() and not os.access(db, os.W_OK):
-        raise StoreError(f"{db} is read-only: make it writable or pass another --db.")
-    if not os.access(parent, os.W_OK):
-        raise StoreError(
-            f"{parent} is read-only: gapbench keeps {db.name} and its journal files there; "
-            "make the folder writable or pass another --db."
-        )
-
-
-def _connect(
-    db: Path, *, readonly: bool, busy_timeout: float, immutable: bool = False
-) -> sqlite3.Connection:
-    if readonly:
-        if db.is_dir():
-            raise UsageError(f"{db} is a folder, not a database file: pass a file path to --db.")
-        if not db.exists():
-            raise StoreError(f"No results in {db} yet: run `gapbench run ...` first.")
-        # mode=ro: SQLite itself refuses every write, so reports can never alter results.
-        target, uri = f"file:{quote(str(db.resolve()))}?mode=ro", True
-        if immutable:
-            target += "&immutable=1"
-    else:
-        _check_writable_location(db)
-        target, uri = str(db), False
-    with _translated(db):
-        # isolation_level=None: autocommit, so the only transactions are our explicit BEGINs.
-        conn = sqlite3.connect(target, uri=uri, timeout=busy_timeout, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-def _wal_needs_a_writable_folder(db: Path, exc: sqlite3.OperationalError) -> bool:
-    """True when a read-only open of a WAL database failed only because SQLite could not create
-    its shared-memory file (read-only folder, e.g. results on a read-only share).
-
-    Reading with `immutable=1` is then safe: with no -wal file there are no committed pages
-    outside the main file, and nobody can start writing one in a folder that is read-only.
-    """
-    name = getattr(exc, "sqlite_errorname", "")
-    wal = db.with_name(db.name + "-wal")
-    has_wal_pages = wal.exists() and wal.stat().st_size > 0
-    return name in ("SQLITE_READONLY_DIRECTORY", "SQLITE_READONLY_CANTINIT") and not has_wal_pages
-
-
-def _prepare(conn: sqlite3.Connection, db: Path, *, readonly: bool) -> None:
-    """Check the schema, then (for writers) switch to WAL and migrate. Nothing is written to a
-    file before it is known to be a compatible gapbench database (or a new, empty one)."""
-    state = read_state(conn)
-    if state.is_foreign:
-        raise UsageError(
-            f"{db} is not a gapbench database (it holds another program's tables): "
-            "pass another --db."
-        )
-    check_not_newer(state, str(db))
-    if readonly:
-        if state.is_empty:
-            raise StoreError(f"No results in {db} yet: run `gapbench run ...` first.")
-        if state.pending():
-            raise StoreError(
-                f"{db} was written by an older gapbench and needs upgrading: "
-                "run any `gapbench run` on it once, then retry."
-            )
-    else:
-        mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        if mode.lower() != "wal":
-            raise StoreError(
-                f"{db} cannot use write-ahead logging (journal mode stays {mode!r}): "
-                "put it on a local disk or pass another --db."
-            )
-        conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn, str(db))
-    conn.execute("PRAGMA foreign_keys = ON")
-
-
 class Store:
     """One open results database. Use `Store.open(...)`, ideally as a context manager."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        readonly: bool,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
         self._conn = conn
         self.path = path
         self.readonly = readonly
+        self.busy_timeout = busy_timeout
+        """Seconds to wait for another writer's lock (connections of other threads use it too)."""
 
     @classmethod
     def open(
@@ -211,21 +90,8 @@ class Store:
         results yet); a refused file is never modified.
         """
         db = Path(path)
-        conn = _connect(db, readonly=readonly, busy_timeout=busy_timeout)
-        try:
-            with _translated(db):
-                try:
-                    _prepare(conn, db, readonly=readonly)
-                except sqlite3.OperationalError as exc:
-                    if not (readonly and _wal_needs_a_writable_folder(db, exc)):
-                        raise
-                    conn.close()
-                    conn = _connect(db, readonly=True, busy_timeout=busy_timeout, immutable=True)
-                    _prepare(conn, db, readonly=True)
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, db, readonly=readonly)
+        conn = open_connection(db, readonly=readonly, busy_timeout=busy_timeout)
+        return cls(conn, db, readonly=readonly, busy_timeout=busy_timeout)
 
     def close(self) -> None:
         """Close the connection; committed data is already durable (see module docstring)."""
@@ -251,7 +117,7 @@ class Store:
                 f"{self.path} was opened read-only, so nothing can be written to it: "
                 "open it without readonly to store results."
             )
-        with _translated(self.path):
+        with translated(self.path):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -262,41 +128,103 @@ class Store:
                 raise
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with _translated(self.path):
+        with translated(self.path):
             return self._conn.execute(sql, params).fetchall()
 
     # Runs
 
-    def start_run(self, info: RunInfo) -> int:
-        """Record a new run (status 'running') and return its id."""
+    def start_run(self, info: RunInfo, holder: RunHolder | None = None) -> int:
+        """Record a new run (status 'running') and return its id; `holder` is the process that
+        runs it and its first lease (see leases.py)."""
         if not info.created_at:
             info = replace(info, created_at=time.time())
-        placeholders = ", ".join("?" for _ in RUN_INFO_COLUMNS)
+        columns, values = list(RUN_INFO_COLUMNS), list(run_values(info))
+        if holder is not None:
+            columns += ["host", "pid", "process_started", "lease_expires_at"]
+            values += [holder.host, holder.pid, holder.process_started, holder.lease_expires_at]
         with self._write() as conn:
             cur = conn.execute(
-                f"INSERT INTO runs ({', '.join(RUN_INFO_COLUMNS)}) VALUES ({placeholders})",
-                run_values(info),
+                f"INSERT INTO runs ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})",
+                values,
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
 
+    def record_measures(self, run_id: int, measures: RunMeasures) -> None:
+        """Record what a run has measured so far, so that a run killed later keeps most of it."""
+        with self._write() as conn:
+            self._set_measures(conn, run_id, measures)
+
     def finish_run(
         self, run_id: int, status: RunStatus, measures: RunMeasures | None = None
     ) -> None:
-        """Mark a run 'completed', 'interrupted' or 'failed', stamp its end time, and record what
-        it measured about itself."""
+        """Mark a run 'completed', 'interrupted' or 'failed', stamp its end time, record what
+        it measured about itself, and release its claims and lease."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"final run status must be one of {FINAL_STATUSES}, not {status!r}")
-        seconds = None if measures is None else measures.generation_seconds
-        rss = None if measures is None else measures.peak_rss_mb
         with self._write() as conn:
             cur = conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, generation_seconds = ?, "
-                "peak_rss_mb = ? WHERE id = ?",
-                (status, time.time(), seconds, rss, run_id),
+                "UPDATE runs SET status = ?, finished_at = ?, lease_expires_at = NULL WHERE id = ?",
+                (status, time.time(), run_id),
             )
             if cur.rowcount != 1:
                 raise ValueError(f"no run with id {run_id} in {self.path}")
+            if measures is not None:
+                self._set_measures(conn, run_id, measures)
+            leases.release_claims(conn, run_id)
+
+    @staticmethod
+    def _set_measures(conn: sqlite3.Connection, run_id: int, measures: RunMeasures) -> None:
+        conn.execute(
+            "UPDATE runs SET generation_seconds = ?, peak_rss_mb = ?, latency_seconds = ?, "
+            "generations = ? WHERE id = ?",
+            (
+                measures.generation_seconds,
+                measures.peak_rss_mb,
+                measures.latency_seconds,
+                measures.generations,
+                run_id,
+            ),
+        )
+
+    # Claims and leases (see leases.py)
+
+    def claim(
+        self, run_id: int, keys: Sequence[SampleKey], now: float, lease_seconds: float
+    ) -> leases.ClaimOutcome:
+        """Claim samples for a run before generating them, in one transaction: those stored
+        successfully meanwhile come back as done, those another run holds as held."""
+        with self._write() as conn:
+            return leases.claim(conn, run_id, keys, now, now + lease_seconds)
+
+    def renew_lease(self, run_id: int, now: float, lease_seconds: float) -> None:
+        """Extend a live run's lease and its claims."""
+        with self._write() as conn:
+            leases.renew(conn, run_id, now + lease_seconds)
+
+    def dead_runs(self, now: float) -> list[int]:
+        """Runs marked 'running' whose process is certainly gone (read only)."""
+        with translated(self.path):
+            return leases.dead_runs(self._conn, now, leases.holder_is_gone)
+
+    def reap_dead_runs(self, now: float) -> list[int]:
+        """Mark the runs whose process is certainly gone 'interrupted' and free their claims, in
+        one transaction; returns their ids.
+
+        On a store opened read-only this is the one write a report makes, and only when it can:
+        through a short-lived second connection that never creates, migrates or waits long for
+        the file, and that gives up silently where the file cannot be written (a read-only
+        mount, another program's lock); the next `gapbench run` does it then.
+        """
+        if not self.dead_runs(now):
+            return []
+        if self.readonly:
+            return leases.reap_if_writable(self.path, now)
+        with self._write() as conn:
+            dead = leases.dead_runs(conn, now, leases.holder_is_gone)
+            leases.mark_interrupted(conn, dead, now)
+        return dead
 
     def runs(self, model_id: str | None = None) -> list[RunRow]:
         """Stored runs, oldest first, optionally only those of one model."""
@@ -329,14 +257,18 @@ class Store:
         return {(int(row[0]), int(row[1])) for row in rows}
 
     def add_sample(self, rec: SampleRecord) -> bool:
-        """Store one sample in its own transaction. Returns False (and changes nothing) when a
-        successful sample with the same key is already stored; a stored failure is replaced."""
+        """Store one sample in its own transaction, releasing its run's claim on it in the same
+        one. Returns False (and stores nothing) when a successful sample with the same key is
+        already stored; a stored failure is replaced."""
         with self._write() as conn:
+            leases.release_claim(conn, rec.run_id, rec.key)
             return self._upsert(conn, rec)
 
     def add_samples(self, recs: Sequence[SampleRecord]) -> int:
         """Store many samples in one transaction (all or none); returns how many were written."""
         with self._write() as conn:
+            for rec in recs:
+                leases.release_claim(conn, rec.run_id, rec.key)
             return sum(self._upsert(conn, rec) for rec in recs)
 
     # A conflicting row is overwritten only while it records a failure: successes are final.

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any, cast
 
 from gapbench.store.records import (
+    RunHolder,
     RunInfo,
     RunMeasures,
     RunRow,
@@ -58,6 +59,12 @@ RUN_ROW_COLUMNS: tuple[str, ...] = (
     "finished_at",
     "generation_seconds",
     "peak_rss_mb",
+    "latency_seconds",
+    "generations",
+    "host",
+    "pid",
+    "process_started",
+    "lease_expires_at",
 )
 """Columns of a run that the store maintains, as opposed to the provenance the caller gives."""
 
@@ -115,9 +122,24 @@ def run_from_row(row: sqlite3.Row) -> RunRow:
     status = cast(RunStatus, row["status"])
     measures = None
     if row["generation_seconds"] is not None:
-        measures = RunMeasures(row["generation_seconds"], row["peak_rss_mb"])
+        measures = RunMeasures(
+            row["generation_seconds"],
+            row["peak_rss_mb"],
+            latency_seconds=row["latency_seconds"],
+            generations=row["generations"],
+        )
+    holder = None
+    if row["host"] is not None:
+        holder = RunHolder(
+            row["host"], row["pid"], row["process_started"] or "", row["lease_expires_at"]
+        )
     return RunRow(
-        id=row["id"], info=info, status=status, finished_at=row["finished_at"], measures=measures
+        id=row["id"],
+        info=info,
+        status=status,
+        finished_at=row["finished_at"],
+        measures=measures,
+        holder=holder,
     )
 
 
