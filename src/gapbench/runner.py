@@ -55,6 +55,12 @@ class RunConfig:
     """Worked examples in the completion prompt of base models."""
     samples: int = 1
     """Draws per instance, for pass@k; more than one needs temperature > 0 to differ."""
+    prompt_style: str = "reasoning"
+    """How instruct models are asked (tasks/prompts.py PROMPT_STYLES); base models get few-shot
+    completions whatever it says."""
+    prompt_variants: int = 1
+    """Phrasings of that prompt per instance (at most the task's prompt_variants): accuracy across
+    them shows how much of a gap survives a rewording."""
     command: str = field(default_factory=lambda: _command_line(sys.argv[1:]))
 
 
@@ -70,6 +76,9 @@ class PlannedSample:
     settings: SamplingParams
     """The settings the key's hash was taken from: the request's, but with the base seed where
     the request carries a draw's own seed (see draw_seed)."""
+    prompt_style: str = "chat"
+    """The style key the settings hash was taken with ('chat-reasoning-v2')."""
+    prompt_variant: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,9 @@ class TaskPlan:
     sampling: SamplingParams
     """The base settings: every draw's request carries these with its own seed (draw_seed)."""
     style: str
-    """The prompt style ('chat', 'fewshot-3'), part of the settings hash."""
+    """The prompt style ('chat', 'chat-reasoning-v2', 'fewshot-3'), part of the settings hash."""
+    variant: int
+    """Which phrasing of the run's prompt style this share asks in."""
     settings_hash: str
     done: frozenset[tuple[int, int]]
     """(index, draw) pairs stored successfully when the plan was made."""
@@ -173,16 +184,18 @@ BackendFactory = Callable[[ModelSpec], tuple[Backend, Path | None]]
 """Loads a model: returns the backend and the model file it runs (None for non-file backends)."""
 
 
-def sampling_for(model: ModelSpec, task: Task, config: RunConfig) -> tuple[SamplingParams, str]:
-    """Generation settings and prompt style for one model on one task: base models need stop
-    strings so a few-shot completion ends after one answer."""
-    from gapbench.tasks.prompts import completion_stop
+def sampling_for(
+    model: ModelSpec, task: Task, config: RunConfig, variant: int = 0
+) -> tuple[SamplingParams, str]:
+    """Generation settings and prompt style for one model on one task, in one phrasing: base
+    models need stop strings so a few-shot completion ends after one answer."""
+    from gapbench.tasks.prompts import completion_stop, style_key
 
     if model.kind == "base":
         stop: tuple[str, ...] = completion_stop(task)
         style = f"fewshot-{config.fewshot_k}"
     else:
-        stop, style = (), "chat"
+        stop, style = (), style_key(task, config.prompt_style, variant)
     sampling = SamplingParams(
         temperature=config.temperature,
         max_tokens=config.max_tokens,
@@ -208,17 +221,27 @@ def draw_seed(seed: int, draw: int) -> int:
     return (seed + draw * 1_000_003) % 2**31
 
 
+def variants_for(model: ModelSpec, task: Task, config: RunConfig) -> int:
+    """Phrasings to ask this model this task in: --prompt-variants, as far as the task has them;
+    one for base models, whose few-shot prompt has a single form."""
+    from gapbench.tasks.prompts import prompt_variants
+
+    if model.kind == "base":
+        return 1
+    return min(config.prompt_variants, prompt_variants(task))
+
+
 def _prompt(
-    model: ModelSpec, task: Task, instance: Instance, fewshot_k: int
+    model: ModelSpec, task: Task, instance: Instance, config: RunConfig, variant: int
 ) -> tuple[tuple[ChatMessage, ...] | None, str | None, str]:
     """(messages, prompt, prompt_text): a chat for instruct models, a few-shot completion for
     base models, and the text stored with the sample."""
     from gapbench.tasks.prompts import chat_messages, completion_prompt
 
     if model.kind == "base":
-        prompt = completion_prompt(task, instance, fewshot_k)
+        prompt = completion_prompt(task, instance, config.fewshot_k)
         return None, prompt, prompt
-    messages = chat_messages(task, instance)
+    messages = chat_messages(task, instance, config.prompt_style, variant)
     text = json.dumps(
         [{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False
     )
@@ -239,20 +262,24 @@ def plan_model(model: ModelSpec, config: RunConfig, store: Store) -> ModelPlan:
     successfully, as a plan whose samples planned_samples() produces lazily."""
     tasks = []
     for task in config.tasks:
-        sampling, style = sampling_for(model, task, config)
-        # The base settings identify the samples: every draw of a run shares one settings hash,
-        # so a later run with more --samples adds the missing draws beside the stored ones.
-        shash = settings_hash(sampling.as_dict(), style)
-        stored = store.done_draws(
-            model.id, task.name, task.version, config.seed, config.difficulty, shash
-        )
-        done = frozenset((i, d) for i, d in stored if i < config.n and d < config.samples)
-        remaining = config.n * config.samples - len(done)
-        tasks.append(TaskPlan(task, sampling, style, shash, done, remaining))
+        for variant in range(variants_for(model, task, config)):
+            sampling, style = sampling_for(model, task, config, variant)
+            # The base settings identify the samples: every draw of a run shares one settings
+            # hash, so a later run with more --samples adds the missing draws beside the stored
+            # ones; each phrasing has its own, so more --prompt-variants adds phrasings.
+            shash = settings_hash(sampling.as_dict(), style)
+            stored = store.done_draws(
+                model.id, task.name, task.version, config.seed, config.difficulty, shash
+            )
+            done = frozenset((i, d) for i, d in stored if i < config.n and d < config.samples)
+            remaining = config.n * config.samples - len(done)
+            tasks.append(TaskPlan(task, sampling, style, variant, shash, done, remaining))
     plan = ModelPlan(
         model=model,
-        prompt_style="chat" if model.kind == "instruct" else f"fewshot-{config.fewshot_k}",
-        total=config.n * config.samples * len(config.tasks),
+        prompt_style=(
+            config.prompt_style if model.kind == "instruct" else f"fewshot-{config.fewshot_k}"
+        ),
+        total=config.n * config.samples * len(tasks),
         todo=(),
         samples=config.samples,
         tasks=tuple(tasks),
@@ -283,10 +310,11 @@ def _task_samples(plan: ModelPlan, task_plan: TaskPlan) -> Iterator[PlannedSampl
         if not draws:
             continue
         instance = task.instance(config.seed, index, config.difficulty)
-        messages, prompt, prompt_text = _prompt(model, task, instance, config.fewshot_k)
+        variant = task_plan.variant
+        messages, prompt, prompt_text = _prompt(model, task, instance, config, variant)
         for draw in draws:
             request = GenerationRequest(
-                request_id=request_id(instance, draw),
+                request_id=request_id(instance, draw, variant),
                 sampling=replace(task_plan.sampling, seed=draw_seed(task_plan.sampling.seed, draw)),
                 messages=messages,
                 prompt=prompt,
@@ -301,13 +329,17 @@ def _task_samples(plan: ModelPlan, task_plan: TaskPlan) -> Iterator[PlannedSampl
                 settings_hash=task_plan.settings_hash,
                 draw=draw,
             )
-            yield PlannedSample(key, task, instance, request, prompt_text, task_plan.sampling)
+            yield PlannedSample(
+                key, task, instance, request, prompt_text, task_plan.sampling, task_plan.style,
+                variant,
+            )  # fmt: skip
 
 
 def score_generation(planned: PlannedSample, generation: Generation, run_id: int) -> SampleRecord:
     """Turn a generation into a stored sample. A failed generation is stored as failed (so a rerun
     retries it), never as a wrong answer. Scoring sees how the generation ended: a fallback
     reading of an output cut at max_tokens or stuck in a loop is no answer (scoring/review.py)."""
+    method: str | None = None
     if generation.error is not None:
         correct, extracted, extraction_ok = False, None, False
     else:
@@ -317,6 +349,7 @@ def score_generation(planned: PlannedSample, generation: Generation, run_id: int
         ending = Ending(generation.finish_reason, generation.completion_tokens, cap)
         score = score_output(planned.task, planned.instance, generation.text, ending)
         correct, extracted, extraction_ok = score.correct, score.extracted, score.extraction_ok
+        method = score.method or None
     return SampleRecord(
         key=planned.key,
         run_id=run_id,
@@ -336,6 +369,9 @@ def score_generation(planned: PlannedSample, generation: Generation, run_id: int
         created_at=0.0,
         reasoning_tokens=generation.reasoning_tokens,
         retries=generation.retries,
+        prompt_style=planned.prompt_style,
+        prompt_variant=planned.prompt_variant,
+        score_method=method,
     )
 
 
@@ -348,6 +384,9 @@ def _run_settings(plan: ModelPlan) -> dict[str, object]:
     if plan.samples > 1:
         # Left out at 1 so a single-draw run's provenance reads exactly as it always has.
         settings["samples"] = plan.samples
+    variants = max((t.variant for t in plan.tasks), default=0) + 1
+    if variants > 1:
+        settings["prompt_variants"] = variants
     if len({tuple(stop) for stop in stops.values()}) > 1:
         settings["stop"] = stops
     if any(p.task.area == "code" for p in plan.todo):

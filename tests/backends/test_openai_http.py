@@ -370,15 +370,16 @@ def test_consumer_stopping_early_cancels_the_rest() -> None:
 
 
 def _task_answers(n: int) -> tuple[dict[str, str], set[int]]:
-    """Prompt -> answer for arith instances 0..n-1; every third one answered wrongly."""
-    from gapbench.tasks.prompts import chat_messages
+    """Prompt -> answer for arith instances 0..n-1, asked as the CLI asks by default; every third
+    one answered wrongly."""
+    from gapbench.tasks.prompts import DEFAULT_PROMPT_STYLE, chat_messages
     from gapbench.tasks.registry import get_task
 
     task = get_task("arith")
     answers, right = {}, set()
     for index in range(n):
         instance = task.instance(0, index, "medium")
-        prompt = chat_messages(task, instance)[-1].content
+        prompt = chat_messages(task, instance, DEFAULT_PROMPT_STYLE)[-1].content
         good = index % 3 != 0
         answers[prompt] = f"Answer: {instance.answer}" if good else "Answer: -999999"
         right |= {index} if good else set()

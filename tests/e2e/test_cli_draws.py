@@ -148,8 +148,9 @@ def test_plan_shares_one_settings_hash_and_varies_the_request_seed(tmp_path: Pat
     assert plan.todo == (todo[0],)  # the first sample of each task, for provenance
     assert len({p.request.request_id for p in todo}) == 9
     assert {p.key.settings_hash for p in todo} == {single.todo[0].key.settings_hash}
+    # The default prompt style's key (tasks/prompts.py style_key) is part of the hash.
     assert single.todo[0].key.settings_hash == settings_hash(
-        single.todo[0].request.sampling.as_dict(), "chat"
+        single.todo[0].request.sampling.as_dict(), "chat-reasoning"
     )
     for p in todo:
         assert p.request.sampling.seed == draw_seed(5, p.key.draw)

@@ -394,6 +394,7 @@ def test_as_dict_is_json_ready_with_the_documented_keys() -> None:
         "accuracy_a",
         "accuracy_b",
         "significant",
+        "phrasing_gaps",
     }
     assert json.loads(json.dumps(record)) == record
     assert "90% CI" in str(record["verdict"])

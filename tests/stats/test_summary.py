@@ -166,3 +166,42 @@ def test_every_draw_wrong_keeps_width_in_the_row() -> None:
     exact = scipy_stats.binomtest(0, 30).proportion_ci(0.95, method="exact")
     assert (row.accuracy, row.ci_low) == (0.0, 0.0)
     assert row.ci_high == pytest.approx(exact.high, rel=1e-9)
+
+
+def test_rows_say_why_outputs_held_no_answer() -> None:
+    from dataclasses import replace
+
+    unread = [
+        replace(sample(i, False), extraction_ok=False, extracted=None, score_method=method)
+        for i, method in enumerate(["repetition-loop", "repetition-loop", "truncated-no-answer"])
+    ]
+    legacy = replace(sample(3, False), extraction_ok=False, extracted=None)
+    row = row_of(summarize([*unread, legacy, sample(4, True)]), OVERALL)
+    assert row.extraction_failures == 4
+    assert row.no_answer_reasons == {
+        "repetition-loop": 2, "truncated-no-answer": 1, "unknown": 1,
+    }  # fmt: skip
+
+
+def test_accuracy_per_phrasing_and_its_spread() -> None:
+    from dataclasses import replace
+
+    rng = random.Random(3)
+    samples = []
+    for variant, p in enumerate((0.2, 0.5, 0.8)):
+        style = "chat-reasoning" + (f"-v{variant}" if variant else "")
+        for i in range(40):
+            samples.append(
+                replace(sample(i, rng.random() < p), prompt_style=style, prompt_variant=variant)
+            )
+    row = row_of(summarize(samples), "arith")
+    expected = {}
+    for s in samples:
+        expected.setdefault(s.prompt_style, []).append(s.correct)
+    assert row.phrasings == pytest.approx({k: np.mean(v) for k, v in expected.items()})
+    assert row.phrasing_spread == pytest.approx(
+        max(np.mean(v) for v in expected.values()) - min(np.mean(v) for v in expected.values())
+    )
+    assert row.accuracy == pytest.approx(np.mean([s.correct for s in samples]))
+    single = row_of(summarize([sample(i, True) for i in range(5)]), "arith")
+    assert single.phrasings == {} and single.phrasing_spread is None

@@ -274,3 +274,45 @@ def test_a_schema_4_database_gains_claims_and_run_holders(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert "claims" in tables
     assert "m005_claims_and_run_holders" in [name for _, name, _ in applied_rows(db)]
+
+
+def test_a_schema_5_database_gains_prompt_phrasing_and_score_method(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """m006: every stored sample takes its run's recorded prompt style, the first phrasing, and no
+    score method (it was never kept); every other value survives."""
+    from gapbench.store import RunInfo
+
+    db = tmp_path / "schema5.db"
+    monkeypatch.setattr(mig, "MIGRATIONS", mig.MIGRATIONS[:5])
+    runs = {}
+    with Store.open(db) as store:
+        for style in ("chat", "fewshot-3"):
+            info = RunInfo(
+                gapbench_version="0.0.5", model_id=style, backend="scripted", engine_version="x",
+                sampling={"temperature": 0.0, "prompt_style": style}, settings_hash="h",
+            )  # fmt: skip
+            runs[style] = store.start_run(info)
+    with sqlite3.connect(db) as conn:
+        for style, run_id in runs.items():
+            conn.execute(
+                "INSERT INTO samples (model_id, task, task_version, seed, instance_index, "
+                "difficulty, settings_hash, draw, run_id, prompt, output, extracted, "
+                "extraction_ok, correct, reference, prompt_tokens, completion_tokens, "
+                "finish_reason, latency_s, created_at, retries) VALUES "
+                "(?, 'arith', '1', 0, 0, 'easy', 'h', 0, ?, 'p', 'Answer: 4', '4', 1, 1, '4', "
+                "3, 2, 'stop', 0.5, 1000.0, 0)",
+                (style, run_id),
+            )
+    monkeypatch.undo()
+    with Store.open(db) as store:
+        stored = {s.key.model_id: s for s in store.samples()}
+    assert {m: (s.prompt_style, s.prompt_variant, s.score_method) for m, s in stored.items()} == {
+        "chat": ("chat", 0, None),
+        "fewshot-3": ("fewshot-3", 0, None),
+    }
+    sample = stored["chat"]
+    assert (sample.output, sample.extracted, sample.correct, sample.latency_s) == (
+        "Answer: 4", "4", True, 0.5,
+    )  # fmt: skip
+    assert "m006_sample_prompt_and_score_method" in [name for _, name, _ in applied_rows(db)]

@@ -95,3 +95,10 @@ def test_an_unknown_style_is_refused() -> None:
     task = get_task("arith")
     with pytest.raises(ValueError, match="unknown prompt style"):
         chat_text(task, task.instance(0, 0), "telepathy")
+
+
+def test_the_cli_bound_is_the_number_of_phrasings() -> None:
+    from gapbench.cli import run_cmds
+
+    # Kept apart so that `gapbench --help` does not import the task modules.
+    assert run_cmds.MAX_PROMPT_VARIANTS == MAX_PROMPT_VARIANTS

@@ -54,14 +54,12 @@ def compare(
     """Paired verdict between two models on the instances both answered."""
     from gapbench.errors import UsageError
     from gapbench.report.console import print_verdicts
-    from gapbench.stats.paired import compare_paired
-    from gapbench.stats.summary import paired_outcomes
+    from gapbench.stats.summary import compare_models
 
     if model_a == model_b:
         raise UsageError("Compare needs two different models.")
     samples, _ = load_results(db_path, _task_names(task, suite), [model_a, model_b], None)
-    a, b = paired_outcomes(samples, model_a, model_b)
-    result = compare_paired(model_a, model_b, a, b)
+    result = compare_models(samples, model_a, model_b)
     if as_json:
         print_json(result.as_dict())
     else:

@@ -34,6 +34,8 @@ versions, and a million samples fill about a gigabyte of SQLite), so nothing rea
 HumanEval and other fixed datasets refuse indices past their size themselves."""
 MAX_SAMPLES = 1000
 """Draws per instance: five times the 200 of the Codex paper, which reported pass@100 from them."""
+MAX_PROMPT_VARIANTS = 5
+"""The phrasings tasks/prompts.py has for every family (MAX_PROMPT_VARIANTS there)."""
 MAX_SEED = 2**63 - 1
 """The seed is stored as an SQLite integer, which has 64 bits with a sign."""
 
@@ -102,6 +104,19 @@ def _check_draws(samples: int, temperature: float) -> None:
             f"--samples {samples} with greedy decoding (--temperature 0) would draw the same "
             f"answer {samples} times: add --temperature 0.8, as the Codex paper did for pass@k."
         )
+
+
+def _check_sandbox(tasks: list[Task], unsafe: bool) -> None:
+    """Code tasks run model code: refuse them before anything runs where the sandbox cannot
+    (bubblewrap missing, user namespaces off), unless the user accepts running without it."""
+    if not any(task.area == "code" for task in tasks):
+        return
+    from gapbench.scoring import sandbox
+
+    sandbox.allow_unsafe(unsafe)
+    isolation = sandbox.isolation_level()
+    if isolation.warning:
+        click.echo(f"Warning: {isolation.warning}; scores are marked '!'.", err=True)
 
 
 def _preflight(models: list[ModelSpec]) -> None:
@@ -235,6 +250,31 @@ def _check_answered(overall: list[ScoreRow], db_path: str) -> None:
     help=f"Draws per instance, for pass@k (needs --temperature above 0; at most {MAX_SAMPLES}).",
 )
 @click.option(
+    "--prompt-style",
+    type=click.Choice(["reasoning", "answer-line"]),
+    default="reasoning",
+    show_default=True,
+    help="How instruct models are asked: reason step by step with the final answer in \\boxed{} "
+    "(the makers' published prompt), or the task's own 'Answer: X' line.",
+)
+@click.option(
+    "--prompt-variants",
+    type=int,
+    callback=lambda ctx, param, value: _bounded(
+        value, "--prompt-variants", MAX_PROMPT_VARIANTS, "phrasings"
+    ),
+    default=1,
+    show_default=True,
+    help=f"Phrasings of the prompt per instance (at most {MAX_PROMPT_VARIANTS}); the leaderboard "
+    "shows the accuracy spread across them.",
+)
+@click.option(
+    "--unsafe-sandbox",
+    is_flag=True,
+    help="Run code tasks even where the bubblewrap sandbox cannot run, with resource limits only; "
+    "recorded in the run and marked beside its scores.",
+)
+@click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="Default: physical cores."
 )
 @click.option(
@@ -262,6 +302,9 @@ def run(
     max_tokens: int,
     temperature: float,
     samples: int,
+    prompt_style: str,
+    prompt_variants: int,
+    unsafe_sandbox: bool,
     threads: int | None,
     batch_size: int,
     concurrency: int | None,
@@ -279,6 +322,7 @@ def run(
     models = [resolve_model(ref) for ref in model_refs]
     tasks = resolve_tasks(task, suite)
     _check_levels(tasks, difficulty)
+    _check_sandbox(tasks, unsafe_sandbox)
     _preflight(models)
     config = RunConfig(
         models=models,
@@ -289,6 +333,8 @@ def run(
         max_tokens=max_tokens,
         temperature=temperature,
         samples=samples,
+        prompt_style=prompt_style,
+        prompt_variants=prompt_variants,
     )
     check_config(config)
     options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)

@@ -33,6 +33,9 @@ class RunAccount:
     scale: float
     """Wall seconds charged per second of sample latency."""
     peak_rss_mb: float | None
+    unsafe_sandbox: bool = False
+    """The run scored model code without the sandbox (--unsafe-sandbox): its code scores are the
+    program's word as much as the tests'."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,11 @@ class Accounting:
             return None
         return time_cost(self.wall_seconds(sample), self.hardware)
 
+    def unsafe_sandbox(self, sample: SampleRecord) -> bool:
+        """The sample's score came from a run that ran model code without the sandbox."""
+        run = self.runs.get(sample.run_id)
+        return run is not None and run.unsafe_sandbox
+
     def peak_rss_mb(self, model_id: str) -> float | None:
         peaks = [r.peak_rss_mb for r in self.runs.values() if r.model_id == model_id]
         known = [p for p in peaks if p is not None]
@@ -87,5 +95,7 @@ def account_runs(
         else:
             scale = 1.0 / max(1, run.info.batch_size)
         peak = run.measures.peak_rss_mb if run.measures else None
-        accounts[run.id] = RunAccount(run.info.backend, run.info.model_id, scale, peak)
+        sandbox = run.info.sampling.get("sandbox")
+        unsafe = isinstance(sandbox, dict) and sandbox.get("level") == "unsafe"
+        accounts[run.id] = RunAccount(run.info.backend, run.info.model_id, scale, peak, unsafe)
     return accounts

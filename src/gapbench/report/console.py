@@ -73,8 +73,13 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
     short = any(row.n < row.planned for row in rows)
     table.add_column("model / task", overflow="fold", min_width=12 if short else 16)
     # pass@k sits next to the accuracy it extends; only when some instance has several draws.
-    drawn = any(row.draws_per_instance > 1 for row in rows)
+    drawn = any(row.draws_per_instance > 1 and row.pass_at_k for row in rows)
+    # How far accuracy moves across phrasings (--prompt-variants), beside the accuracy it qualifies.
+    rephrased = any(row.phrasing_spread is not None for row in rows)
+    unsafe = any(row.unsafe_sandbox for row in rows)
     headers = ["n", "acc%", "95% CI", "noans%", "fail", "tok/s", "p50 s", "$/corr", "MB"]
+    if rephrased:
+        headers.insert(3, "spread")
     if drawn:
         headers.insert(3, "pass@k%")
     for header in headers:
@@ -87,7 +92,7 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
         first = False
         cells = [
             _answered(row),
-            _pct(row.accuracy),
+            _pct(row.accuracy) + (" !" if row.unsafe_sandbox else ""),
             f"{_pct(row.ci_low)}-{_pct(row.ci_high)}",
             _pct(row.extraction_failure_rate),
             str(row.failed),
@@ -96,6 +101,9 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
             _dollars(row.usd_per_correct),
             "" if row.peak_rss_mb is None else f"{row.peak_rss_mb:.0f}",
         ]
+        if rephrased:
+            spread = row.phrasing_spread
+            cells.insert(3, "-" if spread is None else _pct(spread))
         if drawn:
             cells.insert(3, _pass_at_k(row))
         table.add_row(
@@ -112,9 +120,22 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
         "generations that errored (retried on rerun); tok/s: output tokens per second of "
         "generation; p50: median latency; $/corr: cost of the run per correct answer "
         f"(local models at ${price:.2f}/hour); MB: peak memory; *: on the accuracy-vs-cost "
-        "Pareto frontier." + (_DRAWN_NOTE if drawn else ""),
+        "Pareto frontier."
+        + (_DRAWN_NOTE if drawn else "")
+        + (_SPREAD_NOTE if rephrased else "")
+        + (_UNSAFE_NOTE if unsafe else ""),
         style="dim",
     )
+
+
+_SPREAD_NOTE = (
+    " spread: highest minus lowest accuracy across the prompt's phrasings (--prompt-variants); "
+    "acc pools them, and paired verdicts use the first phrasing and say how the gap moves."
+)
+_UNSAFE_NOTE = (
+    " !: scored by a run with --unsafe-sandbox (model code ran without the sandbox, so it could "
+    "have tampered with its own score)."
+)
 
 
 _DRAWN_NOTE = (

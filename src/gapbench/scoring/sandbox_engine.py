@@ -124,7 +124,14 @@ def inside_env(home: str) -> dict[str, str]:
             "HOME": home, "TMPDIR": "/tmp" if home == WORKDIR else home}  # fmt: skip
 
 
+BWRAP_ENV = "GAPBENCH_BWRAP"
+"""The bubblewrap executable to use, where it is not on PATH (an empty value: none)."""
+
+
 def bwrap_path() -> str | None:
+    if BWRAP_ENV in os.environ:
+        chosen = os.environ[BWRAP_ENV]
+        return chosen if chosen and os.access(chosen, os.X_OK) else None
     return shutil.which("bwrap") or next(
         (p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap") if os.access(p, os.X_OK)), None
     )

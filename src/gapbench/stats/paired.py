@@ -14,8 +14,8 @@ import math
 import operator
 import random
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 
 from gapbench.stats.intervals import check_confidence
@@ -276,8 +276,22 @@ class PairedComparison:
     """p_value < alpha and the interval excludes 0: both must agree before we name a leader."""
     verdict: str
     """One line for humans, e.g. 'A leads B by +31.7 pts (95% CI +22.1..+41.0, p<0.001, n=60)'."""
+    phrasing_gaps: Mapping[str, float] = field(default_factory=dict)
+    """accuracy_a - accuracy_b under each prompt phrasing (--prompt-variants), when there were
+    several; the verdict itself is taken on the first phrasing."""
 
-    def as_dict(self) -> dict[str, str | int | float | bool]:
+    def with_phrasing_gaps(self, gaps: Mapping[str, float]) -> PairedComparison:
+        """This comparison, its verdict extended by how the gap moves across phrasings."""
+        low, high = min(gaps.values()), max(gaps.values())
+        flips = low < 0 < high
+        note = (
+            f"; across {len(gaps)} phrasings of the prompt the gap runs "
+            f"{100 * low:+.1f}..{100 * high:+.1f} pts"
+            + (", so its sign depends on the wording" if flips else "")
+        )
+        return replace(self, phrasing_gaps=dict(gaps), verdict=self.verdict + note)
+
+    def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready values; diff and the interval stay fractions."""
         return {
             "model_a": self.model_a,
@@ -291,6 +305,7 @@ class PairedComparison:
             "accuracy_a": self.accuracy_a,
             "accuracy_b": self.accuracy_b,
             "significant": self.significant,
+            "phrasing_gaps": dict(self.phrasing_gaps),
         }
 
 

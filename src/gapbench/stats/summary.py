@@ -11,9 +11,9 @@ honest width when every draw is wrong or right; see stats/intervals.py), and pas
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from gapbench.perf.attribution import Accounting
@@ -91,8 +91,24 @@ class ScoreRow:
     pass_at_k: dict[int, float]
     """Mean unbiased pass@k by k, for the ks every instance has draws enough for (see
     stats/passk.py); empty with one draw per instance."""
+    no_answer_reasons: dict[str, int] = field(default_factory=dict)
+    """Why outputs held no answer, by the reader's account ('repetition-loop',
+    'truncated-no-answer', 'echoed-prompt', 'none', ...); samples stored before the reason was
+    kept count as 'unknown'."""
+    phrasings: dict[str, float] = field(default_factory=dict)
+    """Accuracy under each prompt phrasing the row's samples were asked in ('chat-reasoning',
+    'chat-reasoning-v1', ...), when there are several: over the instances each answered."""
+    unsafe_sandbox: int = 0
+    """Answered samples scored by a run without the code sandbox (--unsafe-sandbox)."""
     pareto: bool = False
     """On the quality-vs-cost frontier among the models shown (OVERALL rows only)."""
+
+    @property
+    def phrasing_spread(self) -> float | None:
+        """Highest minus lowest accuracy across phrasings; None with a single phrasing."""
+        if len(self.phrasings) < 2:
+            return None
+        return max(self.phrasings.values()) - min(self.phrasings.values())
 
     @property
     def unanswered(self) -> int:
@@ -101,7 +117,7 @@ class ScoreRow:
 
     def as_dict(self) -> dict[str, object]:
         # 'answered' spells out what n counts, beside 'planned' and 'failed'.
-        return {**asdict(self), "answered": self.n}
+        return {**asdict(self), "answered": self.n, "phrasing_spread": self.phrasing_spread}
 
 
 @dataclass(frozen=True)
@@ -185,7 +201,28 @@ def _row(
         reasoning_tokens=_sum_known([s.reasoning_tokens for s in answered]),
         retries=sum(s.retries for s in samples),
         pass_at_k=acc.pass_at_k,
+        no_answer_reasons=dict(
+            Counter(s.score_method or "unknown" for s in answered if not s.extraction_ok)
+        ),
+        phrasings=_phrasings(answered),
+        unsafe_sandbox=sum(acct.unsafe_sandbox(s) for s in answered),
     )
+
+
+def phrasing(sample: SampleRecord) -> str:
+    """The prompt phrasing a sample was asked in: its style key, which names the variant."""
+    return sample.prompt_style or "unknown"
+
+
+def _phrasings(answered: Sequence[SampleRecord]) -> dict[str, float]:
+    """Accuracy per phrasing, when the samples were asked in more than one; each phrasing's
+    accuracy is the mean over its instances, so draws weigh as in the row's own accuracy."""
+    by_phrasing: dict[str, list[SampleRecord]] = defaultdict(list)
+    for s in answered:
+        by_phrasing[phrasing(s)].append(s)
+    if len(by_phrasing) < 2:
+        return {}
+    return {name: _accuracy(group).accuracy for name, group in sorted(by_phrasing.items())}
 
 
 def _sum_known(values: Sequence[int | None]) -> int | None:
@@ -249,17 +286,20 @@ def _quality_and_cost(row: ScoreRow) -> tuple[str, float, float] | None:
 
 
 def paired_outcomes(
-    samples: Iterable[SampleRecord], model_a: str, model_b: str
+    samples: Iterable[SampleRecord], model_a: str, model_b: str, asked: str | None = None
 ) -> tuple[list[bool], list[bool]]:
     """Correctness of two models on the instances both answered, aligned pair by pair.
 
     An instance is (task, task version, seed, index, difficulty); if a model answered one several
     times under different settings, its latest answer counts. Only draw 0 of each instance is
-    used: McNemar's test and the paired bootstrap need exactly one pair per instance, and later
-    draws would count an instance several times as if it were several independent ones."""
+    used, and only the first phrasing of --prompt-variants (or, with `asked`, that phrasing):
+    McNemar's test and the paired bootstrap need exactly one pair per instance, and later draws
+    or phrasings would count an instance several times as if it were several independent ones."""
     latest: dict[str, dict[InstanceId, SampleRecord]] = {model_a: {}, model_b: {}}
     for s in samples:
         if s.error is not None or s.key.draw != 0 or s.key.model_id not in latest:
+            continue
+        if (phrasing(s) != asked) if asked is not None else s.prompt_variant != 0:
             continue
         instance = instance_id(s)
         seen = latest[s.key.model_id].get(instance)
@@ -274,12 +314,39 @@ def paired_outcomes(
 
 def pairwise(samples: Sequence[SampleRecord], rows: Sequence[ScoreRow]) -> list[PairedComparison]:
     """Paired comparisons of every pair of models, in leaderboard order (better model first)."""
-    from gapbench.stats.paired import compare_paired
 
     ranked = [row.model for row in rows if row.task == OVERALL]
-    comparisons = []
-    for i, model_a in enumerate(ranked):
-        for model_b in ranked[i + 1 :]:
-            a, b = paired_outcomes(samples, model_a, model_b)
-            comparisons.append(compare_paired(model_a, model_b, a, b))
-    return comparisons
+    return [
+        compare_models(samples, model_a, model_b)
+        for i, model_a in enumerate(ranked)
+        for model_b in ranked[i + 1 :]
+    ]
+
+
+def compare_models(samples: Sequence[SampleRecord], model_a: str, model_b: str) -> PairedComparison:
+    """The paired verdict of A against B (first draw and phrasing of every shared instance), with
+    how the gap moves across phrasings when they were asked in several."""
+    from gapbench.stats.paired import compare_paired
+
+    a, b = paired_outcomes(samples, model_a, model_b)
+    comparison = compare_paired(model_a, model_b, a, b)
+    gaps = phrasing_gaps(samples, model_a, model_b)
+    return comparison.with_phrasing_gaps(gaps) if gaps else comparison
+
+
+def phrasing_gaps(samples: Sequence[SampleRecord], model_a: str, model_b: str) -> dict[str, float]:
+    """A's accuracy minus B's under each phrasing both were asked in, on the instances both
+    answered in it; empty unless there are several (a gap that flips sign between phrasings
+    does not survive a rewording)."""
+    asked = sorted(
+        {phrasing(s) for s in samples if s.key.model_id == model_a}
+        & {phrasing(s) for s in samples if s.key.model_id == model_b}
+    )
+    if len(asked) < 2:
+        return {}
+    gaps = {}
+    for name in asked:
+        a, b = paired_outcomes(samples, model_a, model_b, asked=name)
+        if a:
+            gaps[name] = (sum(a) - sum(b)) / len(a)
+    return gaps if len(gaps) > 1 else {}

@@ -200,6 +200,26 @@ def m005_claims_and_run_holders(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX claims_run_id ON claims (run_id)")
 
 
+@migration
+def m006_sample_prompt_and_score_method(conn: sqlite3.Connection) -> None:
+    """Each sample says how it was asked and how its score was read.
+
+    `prompt_style` ('chat', 'chat-reasoning', 'fewshot-3'...) and `prompt_variant` (which of the
+    phrasings of --prompt-variants) tell a sample's phrasing apart, so the leaderboard can show
+    how accuracy moves between phrasings; `score_method` is the reader's account ('boxed',
+    'repetition-loop', 'fenced:timeout'...), so that why an output holds no answer stays visible.
+    Samples stored before take their run's prompt style (the runs table always recorded it), the
+    first phrasing, and no method (it was never stored).
+    """
+    conn.execute("ALTER TABLE samples ADD COLUMN prompt_style TEXT")
+    conn.execute("ALTER TABLE samples ADD COLUMN prompt_variant INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE samples ADD COLUMN score_method TEXT")
+    conn.execute(
+        "UPDATE samples SET prompt_style = "
+        "(SELECT json_extract(runs.sampling, '$.prompt_style') FROM runs WHERE runs.id = run_id)"
+    )
+
+
 @dataclass(frozen=True)
 class SchemaState:
     """What a database says about its own schema, read without writing anything."""

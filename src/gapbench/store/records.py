@@ -155,6 +155,15 @@ class SampleRecord:
     """Tokens an API reported as reasoning (part of completion_tokens), when it reports them."""
     retries: int = 0
     """Requests retried before this generation came back (HTTP backends)."""
+    prompt_style: str | None = None
+    """How the prompt was built: 'chat' (the task's own answer-line instruction), 'chat-reasoning'
+    (reason step by step, answer in \\boxed{}), with '-vK' for phrasing K of --prompt-variants, or
+    'fewshot-K' for base models. None only for samples of old runs that did not record it."""
+    prompt_variant: int = 0
+    """Which phrasing of the prompt style (0 is the canonical one)."""
+    score_method: str | None = None
+    """How the answer was read, or why none was ('answer-line', 'boxed', 'repetition-loop',
+    'truncated-no-answer', 'fenced:timeout', ...); None for samples stored before it was kept."""
 
     @property
     def ok(self) -> bool:

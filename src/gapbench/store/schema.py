@@ -50,6 +50,9 @@ SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
     "created_at",
     "reasoning_tokens",
     "retries",
+    "prompt_style",
+    "prompt_variant",
+    "score_method",
 )
 SAMPLE_COLUMNS: tuple[str, ...] = KEY_COLUMNS + SAMPLE_VALUE_COLUMNS
 
@@ -178,6 +181,9 @@ def sample_values(rec: SampleRecord) -> tuple[Any, ...]:
         rec.created_at,
         rec.reasoning_tokens,
         rec.retries,
+        rec.prompt_style,
+        rec.prompt_variant,
+        rec.score_method,
     )
 
 
@@ -212,4 +218,7 @@ def sample_from_row(row: sqlite3.Row) -> SampleRecord:
         created_at=row["created_at"],
         reasoning_tokens=row["reasoning_tokens"],
         retries=row["retries"],
+        prompt_style=row["prompt_style"],
+        prompt_variant=row["prompt_variant"],
+        score_method=row["score_method"],
     )

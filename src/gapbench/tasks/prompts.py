@@ -171,23 +171,33 @@ def _gap(task: Task) -> str:
     return "" if task.language in ("zh", "ja") else " "
 
 
-def request_id(instance: Instance, draw: int = 0) -> str:
-    """'task|version|seed|index|difficulty', plus '|draw' for draws after the first: names the
-    sample; parse_request_id and parse_request_draw invert it.
+def request_id(instance: Instance, draw: int = 0, variant: int = 0) -> str:
+    """'task|version|seed|index|difficulty', plus '|draw' for draws after the first, plus
+    '|draw|vK' for phrasing K of --prompt-variants: names the sample within a run (several
+    phrasings of one instance are several requests); parse_request_id and parse_request_draw
+    invert it.
 
-    Draw 0 keeps the 5-field form, so a single-draw request is named exactly as before the draw
-    existed (the scripted backend's answers, which hash the id, stay the same)."""
+    Draw 0 of the first phrasing keeps the 5-field form, so a single-draw request is named exactly
+    as before draws existed (the scripted backend's answers, which hash the id, stay the same)."""
     base = (
         f"{instance.task}|{instance.task_version}|{instance.seed}|{instance.index}|"
         f"{instance.difficulty}"
     )
+    if variant:
+        return f"{base}|{draw}|v{variant}"
     return base if draw == 0 else f"{base}|{draw}"
 
 
 def _split_request_id(text: str) -> list[str]:
     parts = text.split("|")
+    if len(parts) == 7:
+        variant = parts.pop()
+        if not (variant.startswith("v") and variant[1:].isdigit() and int(variant[1:]) > 0):
+            raise ValueError(f"request id {text!r} has invalid phrasing {variant!r}")
+        if parts[5] == "0":
+            parts.pop()  # draw 0 of a later phrasing: the 5-field form plus the phrasing
     if len(parts) not in (5, 6):
-        raise ValueError(f"request id {text!r} does not have 5 or 6 '|'-separated fields")
+        raise ValueError(f"request id {text!r} does not have 5, 6 or 7 '|'-separated fields")
     return parts
 
 
