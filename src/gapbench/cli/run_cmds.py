@@ -17,6 +17,7 @@ from gapbench.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from gapbench.backends.base import Backend
@@ -141,16 +142,17 @@ def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> list[R
         return run_evaluation(config, store, _backend_loader(options, True), progress)
 
 
-def _show_results(
-    config: RunConfig, outcomes: list[RunOutcome], db_path: str, usd_per_hour: float | None
+def show_results(
+    config: RunConfig,
+    scopes: Mapping[str, frozenset[tuple[str, str]]],
+    db_path: str,
+    usd_per_hour: float | None,
 ) -> None:
     """The results of exactly what was planned (other seeds, levels or settings stored for the
     same models stay out), with planned counts beside the scores; exit 1 when some planned
     sample has no answer."""
     from gapbench.report.console import print_leaderboard, print_verdicts
     from gapbench.stats.summary import OVERALL, pairwise, summarize
-
-    scopes = {outcome.model_id: outcome.scope for outcome in outcomes}
 
     def planned(sample: SampleRecord) -> bool:
         k = sample.key
@@ -339,7 +341,27 @@ def run(
     check_config(config)
     options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)
     outcomes = _execute(config, db_path, options)
-    _show_results(config, outcomes, db_path, usd_per_hour)
+    show_results(config, _scopes(outcomes), db_path, usd_per_hour)
+
+
+def _scopes(outcomes: list[RunOutcome]) -> dict[str, frozenset[tuple[str, str]]]:
+    """(task, settings hash) pairs each model's run planned: what its results are."""
+    return {outcome.model_id: outcome.scope for outcome in outcomes}
+
+
+def demo_config(n: int = DEMO_N) -> RunConfig:
+    """What `gapbench demo` runs (tests re-render the README's demo output from it)."""
+    from gapbench.catalog.loader import list_models
+    from gapbench.runner import RunConfig
+    from gapbench.tasks.suites import resolve_tasks
+
+    return RunConfig(
+        models=[m for m in list_models() if m.in_demo],
+        tasks=resolve_tasks(None, DEMO_SUITE),
+        n=n,
+        difficulty=DEMO_DIFFICULTY,
+        max_tokens=DEMO_MAX_TOKENS,
+    )
 
 
 @click.command()
@@ -356,23 +378,13 @@ def run(
 def demo(n: int, db_path: str, usd_per_hour: float | None) -> None:
     """Pull three small offline models, run them on the quick suite, print the verdicts."""
     from gapbench.backends.registry import BackendOptions
-    from gapbench.catalog.loader import list_models
     from gapbench.catalog.pull import pull
-    from gapbench.runner import RunConfig
-    from gapbench.tasks.suites import resolve_tasks
 
     check_prices(usd_per_hour)
-    models = [m for m in list_models() if m.in_demo]
-    for spec in models:
+    config = demo_config(n)
+    for spec in config.models:
         click.echo(f"Model {spec.id}: ", nl=False, err=True)
         path = pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
         click.echo(f"ready ({path})", err=True)
-    config = RunConfig(
-        models=models,
-        tasks=resolve_tasks(None, DEMO_SUITE),
-        n=n,
-        difficulty=DEMO_DIFFICULTY,
-        max_tokens=DEMO_MAX_TOKENS,
-    )
     outcomes = _execute(config, db_path, BackendOptions(batch_size=DEMO_BATCH_SIZE))
-    _show_results(config, outcomes, db_path, usd_per_hour)
+    show_results(config, _scopes(outcomes), db_path, usd_per_hour)
