@@ -47,6 +47,10 @@ accuracies differ by ~30 points, within the 5-minute budget on 2 cores (docs/ben
 DEMO_DIFFICULTY: Difficulty = "easy"
 """Sub-1B models score near zero on harder levels, which would leave nothing to compare."""
 DEMO_MAX_TOKENS = 192
+DEMO_PROMPT_STYLE = "answer-line"
+"""The reasoning style (gapbench run's default) makes Qwen2.5-Coder-0.5B write 180-230 tokens
+where the answer line takes 4-23 (docs/benchmarks.md, prompt styles): on 2 cores that would take
+the demo past its 5-minute budget."""
 DEMO_BATCH_SIZE = 8
 """Continuous batching: measured 1.1-1.9x the sequential throughput on these models."""
 
@@ -361,6 +365,7 @@ def demo_config(n: int = DEMO_N) -> RunConfig:
         n=n,
         difficulty=DEMO_DIFFICULTY,
         max_tokens=DEMO_MAX_TOKENS,
+        prompt_style=DEMO_PROMPT_STYLE,
     )
 
 
