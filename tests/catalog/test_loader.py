@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import struct
 import tomllib
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gapbench.catalog.loader import list_models, load_catalog, resolve_model
+from gapbench.catalog.loader import list_models, load_catalog, resolve_model, stored_origin
 from gapbench.catalog.types import PypiSource
 from gapbench.errors import ModelFileError, UsageError
 
@@ -175,3 +176,63 @@ def test_non_gguf_path_is_explained(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     with pytest.raises(UsageError, match=re.escape("not a .gguf file")):
         resolve_model(str(path))
+
+
+def test_scripted_origin_and_release_date() -> None:
+    spec = resolve_model("scripted:qwenlike?accuracy=0.7&origin=cn&released=2025-01-20")
+    assert (spec.origin, spec.release_date) == ("CN", dt.date(2025, 1, 20))
+    plain = resolve_model("scripted:echo")
+    assert (plain.origin, plain.release_date) == ("unknown", None)
+
+
+@pytest.mark.parametrize(
+    ("ref", "what"),
+    [
+        ("scripted:x?origin=China", "two-letter country code"),
+        ("scripted:x?origin=", "two-letter country code"),
+        ("scripted:x?released=2025-02-30", "YYYY-MM-DD"),
+        ("scripted:x?released=20250120", "YYYY-MM-DD"),
+        ("scripted:x?released=2025-1-2", "YYYY-MM-DD"),
+    ],
+)
+def test_bad_scripted_origin_or_date(ref: str, what: str) -> None:
+    with pytest.raises(UsageError, match=what) as caught:
+        resolve_model(ref)
+    message = str(caught.value)
+    assert message.endswith(".") and not re.search(r"\. [A-Z]", message), "one sentence"
+
+
+def test_scripted_backend_accepts_the_catalog_options() -> None:
+    from gapbench.backends.scripted import ScriptedBehaviour
+
+    behaviour = ScriptedBehaviour.parse("scripted:q?accuracy=0.4&origin=CN&released=2025-01-20")
+    assert (behaviour.name, behaviour.accuracy) == ("q", 0.4)
+    with pytest.raises(UsageError, match="origin or released"):
+        ScriptedBehaviour.parse("scripted:q?country=CN")
+
+
+def test_stored_origin_of_every_kind_of_id() -> None:
+    catalog = load_catalog()
+    assert stored_origin("qwen2.5-coder-0.5b-instruct") == (
+        "CN",
+        catalog["qwen2.5-coder-0.5b-instruct"].release_date,
+    )
+    assert stored_origin("smollm2-135m-instruct") == ("US", dt.date(2024, 11, 1))
+    assert stored_origin("scripted:u?origin=US&released=2024-06-01") == (
+        "US",
+        dt.date(2024, 6, 1),
+    )
+    # A provider's models take its origin, with or without options; release dates are unknown.
+    assert stored_origin("deepseek/deepseek-chat") == ("CN", None)
+    assert stored_origin("deepseek/deepseek-chat?kind=base") == ("CN", None)
+    # Nothing else is known, and nothing is looked up: local files, endpoints, Hub models,
+    # old scripted ids with options that no longer parse.
+    for unknown in (
+        "my-model.q8_0",
+        "gemma-3-270m-local",
+        "openai:http://127.0.0.1:8000/v1#m",
+        "hf:Qwen/Qwen2.5-0.5B-Instruct",
+        "scripted:old?origin=China",
+        "nowhere/model",
+    ):
+        assert stored_origin(unknown) == ("unknown", None), unknown

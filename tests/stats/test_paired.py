@@ -343,15 +343,19 @@ def test_verdict_speaks_from_the_leaders_side_when_b_is_ahead() -> None:
     )
 
 
-def test_non_significant_verdict() -> None:
+def test_non_significant_verdict_is_inconclusive_with_instances_to_go() -> None:
     a, b = make_pairs(30, 4, 2, 24)  # diff = 2/60 = 3.3 pts, p = 2 * 22/64 = 0.6875
     result = compare_paired("A", "B", a, b)
     assert not result.significant
+    assert result.kind == "inconclusive"
+    assert result.more_instances is not None and result.more_instances > 0
     assert result.verdict == (
-        f"no significant gap between A and B (A - B = +3.3 pts, 95% CI "
-        f"{format_pts(result.ci_low)}..{format_pts(result.ci_high)}, p=0.69, n=60)"
+        "cannot yet tell whether the gap between A and B is under 5.0 pts: A - B = +3.3 pts "
+        f"(90% CI {format_pts(result.eq_low)}..{format_pts(result.eq_high)}, p=0.69, n=60); "
+        f"about {result.more_instances:,} more paired instances would settle it"
     )
     assert result.ci_low < 0 < result.ci_high
+    assert result.eq_high > 0.05  # not inside the margin either
 
 
 def test_both_tests_must_agree_before_naming_a_leader() -> None:
@@ -359,14 +363,19 @@ def test_both_tests_must_agree_before_naming_a_leader() -> None:
     strict = compare_paired("A", "B", a, b, alpha=1e-9)
     assert strict.ci_low > 0  # the interval excludes 0 but p does not clear alpha
     assert not strict.significant
+    assert strict.kind == "inconclusive"
     a, b = make_pairs(30, 12, 2, 16)  # p = 2 * (1 + 14 + 91) / 2**14 = 0.0129 < 0.05
     wide = compare_paired("A", "B", a, b, confidence=0.999)
     assert wide.p_value == pytest.approx(2 * 106 / 2**14)
     assert wide.ci_low < 0  # ... but a 99.9% interval still reaches below 0
     assert not wide.significant
+    assert wide.kind == "inconclusive"
     assert wide.verdict.startswith(
-        "no significant gap between A and B (A - B = +16.7 pts, 99.9% CI"
+        "cannot yet tell whether the gap between A and B is under 5.0 pts: A - B = +16.7 pts"
     )
+    settled = compare_paired("A", "B", a, b)  # at 95% both agree: a lead
+    assert settled.kind == "ahead" and settled.significant
+    assert settled.verdict.startswith("A leads B by +16.7 pts (95% CI")
 
 
 def test_no_pairs_verdict() -> None:
@@ -395,7 +404,20 @@ def test_as_dict_is_json_ready_with_the_documented_keys() -> None:
         "accuracy_b",
         "significant",
         "phrasing_gaps",
+        "kind",
+        "confidence",
+        "margin",
+        "ci90_low",
+        "ci90_high",
+        "equivalence_p",
+        "holm_pairs",
+        "p_value_holm",
+        "equivalence_p_holm",
+        "more_instances",
+        "only_a",
+        "only_b",
     }
+    assert record["kind"] in ("ahead", "behind", "equivalent", "inconclusive")
     assert json.loads(json.dumps(record)) == record
     assert "90% CI" in str(record["verdict"])
 

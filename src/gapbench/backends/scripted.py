@@ -1,7 +1,8 @@
 """A deterministic backend that knows the answers: drives the whole pipeline in fast tests.
 
-Model ref: `scripted:<name>?accuracy=0.7&noanswer=0.1&delay=0.0` (plus `kind=base`, which the
-catalog loader reads). For each request the backend
+Model ref: `scripted:<name>?accuracy=0.7&noanswer=0.1&delay=0.0` (plus `kind=base`,
+`origin=CN` and `released=2025-01-20`, which the catalog loader reads: what the model is, not how
+it answers). For each request the backend
 rebuilds the task instance from the request id, then answers correctly with probability `accuracy`,
 gives no extractable answer with probability `noanswer`, and a wrong answer otherwise. The choice
 is a hash of (name, request id), so it is reproducible across runs and processes, and two names with
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from gapbench.catalog.types import ModelSpec
 
 NO_ANSWER_TEXT = "Let me think. This one is hard and I am not sure."
+_CATALOG_OPTIONS = ("kind", "origin", "released")
+"""Options that describe the model (catalog/loader.py reads them), not its answers."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,12 @@ class ScriptedBehaviour:
             raise UsageError(f"Scripted model '{ref}' has no name; use e.g. 'scripted:alice'.")
         values: dict[str, float] = {}
         for key, raw in parse_qsl(parts.query, keep_blank_values=True):
-            if key == "kind":
-                continue  # base/instruct: read by the catalog loader, not a behaviour
+            if key in _CATALOG_OPTIONS:
+                continue  # read by the catalog loader, not a behaviour
             if key not in ("accuracy", "noanswer", "delay"):
                 raise UsageError(
                     f"Unknown parameter '{key}' in scripted model '{ref}'; "
-                    "use accuracy, noanswer or delay."
+                    "use accuracy, noanswer, delay, kind, origin or released."
                 )
             try:
                 values[key] = float(raw)

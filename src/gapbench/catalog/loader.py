@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import tomllib
@@ -74,6 +75,26 @@ def resolve_model(ref: str) -> ModelSpec:
     )
 
 
+def stored_origin(model_id: str) -> tuple[str, dt.date | None]:
+    """(origin, release date) of a model id as results store it: from the catalog, a provider
+    entry, or a scripted ref's options; ('unknown', None) for anything else (local files, ad-hoc
+    endpoints, Hub models). Reads only package data, never the network or the environment."""
+    from gapbench.catalog.providers import load_providers
+
+    if model_id.startswith(SCRIPTED_PREFIX):
+        try:
+            spec = _scripted_spec(model_id)
+        except UsageError:
+            return ("unknown", None)
+        return (spec.origin, spec.release_date)
+    listed = load_catalog().get(model_id)
+    if listed is not None:
+        return (listed.origin, listed.release_date)
+    head, slash, _ = model_id.partition("/")
+    provider = load_providers().get(head) if slash else None
+    return (provider.origin, None) if provider is not None else ("unknown", None)
+
+
 def _scripted_spec(ref: str) -> ModelSpec:
     """A deterministic test backend; its options travel in the id and are parsed by the backend."""
     name, _, query = ref[len(SCRIPTED_PREFIX) :].partition("?")
@@ -88,19 +109,48 @@ def _scripted_spec(ref: str) -> ModelSpec:
         raise UsageError(
             f"Bad options in scripted model {ref!r}: write key=value pairs joined by '&'."
         ) from None
-    kind: ModelKind = "base" if dict(pairs).get("kind") == "base" else "instruct"
+    options = dict(pairs)
+    kind: ModelKind = "base" if options.get("kind") == "base" else "instruct"
     return ModelSpec(
         id=ref,
         display_name=ref,
         family="scripted",
         organisation="gapbench",
-        origin="unknown",
+        origin=_scripted_origin(options.get("origin"), ref),
         params=0,
         kind=kind,
         license="Apache-2.0",
+        release_date=_scripted_release(options.get("released"), ref),
         context_length=1_000_000,
         quantization="none",
         backend="scripted",
+    )
+
+
+def _scripted_origin(value: str | None, ref: str) -> str:
+    """'origin=CN' of a scripted ref, as the catalog writes origins: a country code."""
+    if value is None:
+        return "unknown"
+    if not re.fullmatch(r"[A-Za-z]{2}", value):
+        raise UsageError(
+            f"Bad origin {value!r} in scripted model {ref!r}: give a two-letter country code, "
+            "e.g. origin=CN."
+        )
+    return value.upper()
+
+
+def _scripted_release(value: str | None, ref: str) -> dt.date | None:
+    """'released=2025-01-20' of a scripted ref."""
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:  # 2025-02-30
+            pass
+    raise UsageError(
+        f"Bad release date {value!r} in scripted model {ref!r}: write it as YYYY-MM-DD, "
+        "e.g. released=2025-01-20."
     )
 
 

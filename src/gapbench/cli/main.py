@@ -42,16 +42,18 @@ def main() -> None:
       gapbench run --model smollm2-135m-instruct --suite quick --n 20
       gapbench leaderboard               what the database holds
       gapbench compare MODEL_A MODEL_B   a paired verdict with a 95% CI and a p-value
+      gapbench gap                       the best CN model against the best US model
     """
 
 
 def _register() -> None:
-    from gapbench.cli import catalog_cmds, read_cmds, run_cmds
+    from gapbench.cli import catalog_cmds, gap_cmds, read_cmds, run_cmds
 
     main.add_command(run_cmds.run)
     main.add_command(run_cmds.demo)
     main.add_command(read_cmds.leaderboard)
     main.add_command(read_cmds.compare)
+    main.add_command(gap_cmds.gap)
     main.add_command(catalog_cmds.models)
     main.add_command(catalog_cmds.tasks)
 

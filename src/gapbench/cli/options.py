@@ -73,6 +73,37 @@ def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> f
     return value
 
 
+DEFAULT_MARGIN_PTS = 5.0
+"""stats/equivalence.py DEFAULT_MARGIN in points, written here so that `--help` does not import
+the statistics (a test checks the two agree)."""
+
+
+def _margin_points(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback: a margin in points, above 0 and at most 100, returned as a fraction."""
+    import math
+
+    if value is None:
+        return None
+    if not (math.isfinite(value) and 0.0 < value <= 100.0):
+        raise click.BadParameter(
+            f"{value:g} is not a margin: give points above 0 and at most 100, e.g. --margin 5."
+        )
+    return value / 100.0
+
+
+def margin_option(func: F) -> F:
+    """--margin PTS, passed to the command as a fraction (None when not given)."""
+    return click.option(
+        "--margin",
+        type=float,
+        metavar="PTS",
+        callback=_margin_points,
+        default=None,
+        help="Equivalence margin in points: 'caught up' when the 90% CI of the paired gap lies "
+        f"inside ±PTS (default {DEFAULT_MARGIN_PTS:g}; README, 'Verdicts').",
+    )(func)
+
+
 def price_option(func: F) -> F:
     return click.option(
         "--usd-per-hour",

@@ -8,6 +8,7 @@ from gapbench.cli.options import (
     db_option,
     json_option,
     load_results,
+    margin_option,
     price_option,
     print_json,
     task_selection,
@@ -46,12 +47,20 @@ def leaderboard(
 @click.argument("model_a")
 @click.argument("model_b")
 @task_selection
+@margin_option
 @db_option
 @json_option
 def compare(
-    model_a: str, model_b: str, task: str | None, suite: str | None, db_path: str, as_json: bool
+    model_a: str,
+    model_b: str,
+    task: str | None,
+    suite: str | None,
+    margin: float | None,
+    db_path: str,
+    as_json: bool,
 ) -> None:
-    """Paired verdict between two models on the instances both answered."""
+    """Paired verdict between two models on the instances both answered: A ahead, behind, caught
+    up within ±margin, or not yet known (with about how many more instances would tell)."""
     from gapbench.errors import UsageError
     from gapbench.report.console import print_verdicts
     from gapbench.stats.summary import compare_models
@@ -59,7 +68,7 @@ def compare(
     if model_a == model_b:
         raise UsageError("Compare needs two different models.")
     samples, _ = load_results(db_path, _task_names(task, suite), [model_a, model_b], None)
-    result = compare_models(samples, model_a, model_b)
+    result = compare_models(samples, model_a, model_b, margin)
     if as_json:
         print_json(result.as_dict())
     else:

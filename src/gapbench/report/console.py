@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from gapbench.catalog.types import ModelSpec
     from gapbench.perf.prices import PriceQuote
+    from gapbench.stats.gap import GapReport, OriginGap
     from gapbench.stats.paired import PairedComparison
     from gapbench.stats.summary import ScoreRow
     from gapbench.tasks.base import Task
@@ -71,7 +72,13 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
     # still fits an 80-column terminal.
     # A table with answered/planned counts ('7/80') gives the model column 4 characters less.
     short = any(row.n < row.planned for row in rows)
-    table.add_column("model / task", overflow="fold", min_width=12 if short else 16)
+    # The rank interval leads each model's row, as on LMArena's leaderboard; the model column
+    # gives up the room it takes.
+    ranked = any(row.rank_interval for row in rows)
+    if ranked:
+        table.add_column("rank", no_wrap=True)
+    width = (12 if short else 16) - (6 if ranked else 0)
+    table.add_column("model / task", overflow="fold", min_width=width)
     # pass@k sits next to the accuracy it extends; only when some instance has several draws.
     drawn = any(row.draws_per_instance > 1 and row.pass_at_k for row in rows)
     # How far accuracy moves across phrasings (--prompt-variants), beside the accuracy it qualifies.
@@ -106,11 +113,10 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
             cells.insert(3, "-" if spread is None else _pct(spread))
         if drawn:
             cells.insert(3, _pass_at_k(row))
-        table.add_row(
-            (f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}",
-            *cells,
-            style="bold" if overall else None,
-        )
+        name = (f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}"
+        rank = (row.rank_interval or "-") if overall else ""
+        name_cells = [rank, name] if ranked else [name]
+        table.add_row(*name_cells, *cells, style="bold" if overall else None)
     console.print(table)
     _warn_unanswered(console, [row for row in rows if row.task == OVERALL])
     console.print(
@@ -121,10 +127,22 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
         "generation; p50: median latency; $/corr: cost of the run per correct answer "
         f"(local models at ${price:.2f}/hour); MB: peak memory; *: on the accuracy-vs-cost "
         "Pareto frontier."
+        + (_rank_note(rows) if ranked else "")
         + (_DRAWN_NOTE if drawn else "")
         + (_SPREAD_NOTE if rephrased else "")
         + (_UNSAFE_NOTE if unsafe else ""),
         style="dim",
+    )
+
+
+def _rank_note(rows: Sequence[ScoreRow]) -> str:
+    from gapbench.stats.ranking import RANK_RESAMPLES
+
+    shared = next((row.rank_instances for row in rows if row.rank_instances is not None), 0)
+    return (
+        f" rank: 95% interval of the model's rank by accuracy over {RANK_RESAMPLES} bootstrap "
+        f"resamples of the {shared} instances all models answered, drawn jointly for all of them "
+        "(first draw and phrasing)."
     )
 
 
@@ -181,14 +199,124 @@ def _warn_unanswered(console: Console, overall: Sequence[ScoreRow]) -> None:
         )
 
 
-def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:
+def _gap_verdict(row: OriginGap) -> str:
+    """'CN ahead', 'US ahead', 'equivalent', 'inconclusive'; for a row without a gap, which
+    origin has no model ('no CN model'; --json has the whole note)."""
+    if row.kind is not None:
+        return {"ahead": f"{row.first} ahead", "behind": f"{row.second} ahead"}.get(
+            row.kind, row.kind
+        )
+    missing = [origin for origin, models in row.compared.items() if not models]
+    if missing:
+        return f"no {' or '.join(missing)} model" + (" yet" if row.as_of else "")
+    return "no shared instance"
+
+
+def _gap_cells(row: OriginGap) -> list[str]:
+    """CN-US, 95% CI, verdict, then the best model of each origin with its accuracy."""
+    from gapbench.stats.paired import format_pts
+
+    gap = "-" if row.diff is None else format_pts(row.diff)
+    ci = "-" if row.ci95 is None else f"{format_pts(row.ci95[0])}..{format_pts(row.ci95[1])}"
+    cells = [gap, ci, _gap_verdict(row)]
+    for origin in (row.first, row.second):
+        best = row.best.get(origin)
+        cells.append(f"{_pct(best.accuracy)} {best.model}" if best else "-")
+    return cells
+
+
+def print_gap(report: GapReport, title: str) -> None:
+    """The gap per task and overall, then the timeline: one table each, then what they mean.
+    Numbers come first and model names last, where long ids can fold without pushing the
+    figures apart."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    first, second = report.first, report.second
     console = _console()
+
+    def table(caption: str, key: str, counted: bool) -> Table:
+        t = Table(
+            title=caption, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+            padding=(0, 1, 0, 0),
+        )  # fmt: skip
+        t.add_column(key, no_wrap=True)
+        if counted:
+            t.add_column("n", justify="right", no_wrap=True)
+        t.add_column(f"{first}-{second}", justify="right", no_wrap=True)
+        t.add_column("95% CI", justify="right", no_wrap=True)
+        t.add_column("verdict", no_wrap=True)
+        for origin in (first, second):
+            t.add_column(f"acc% best {origin}", overflow="fold", min_width=8)
+        return t
+
+    gaps = table(title, "task", counted=True)
+    for row in [*report.tasks, report.overall]:
+        style = "bold" if row is report.overall else None
+        cells = [row.task, str(row.n_shared), *_gap_cells(row)]
+        gaps.add_row(*map(escape, cells), style=style)
+    console.print(gaps)
+    if report.timeline:
+        caption = f"The overall gap as of each release date ({report.overall.n_shared} instances)"
+        timeline = table(caption, "as of", counted=False)
+        for row in report.timeline:
+            when = row.as_of.isoformat() if row.as_of else "-"
+            timeline.add_row(when, *map(escape, _gap_cells(row)))
+        console.print(timeline)
+    console.print(escape(_gap_note(report)), style="dim", highlight=False)
+
+
+def _gap_note(report: GapReport) -> str:
+    from gapbench.stats.equivalence import format_margin
+
+    first, second = report.first, report.second
+    lines = [
+        f"{first}-{second}: accuracy of the best {first} model minus that of the best {second} "
+        f"model, in points, paired on the n instances every compared model answered (first draw "
+        f"and phrasing); 95% CI: paired bootstrap over {report.n_resamples} resamples that picks "
+        "the best model of each origin again in every resample, so the selection is part of the "
+        f"uncertainty; verdict: equivalent when the 90% CI lies inside "
+        f"{format_margin(report.margin)} (--margin), else {first} or {second} ahead when the "
+        "95% CI excludes 0, else inconclusive."
+    ]
+    if report.timeline:
+        lines.append(
+            "As of a date: the best of each origin among the models released on or before it."
+        )
+    if report.left_out:
+        lines.append(
+            f"Not compared (origin neither {first} nor {second}): {', '.join(report.left_out)}."
+        )
+    if report.undated:
+        lines.append(f"No release date, so left out of the timeline: {', '.join(report.undated)}.")
+    return " ".join(lines)
+
+
+def print_verdicts(comparisons: Sequence[PairedComparison]) -> None:
+    from rich.markup import escape
+
+    from gapbench.stats.equivalence import format_margin
+
+    console = _console()
+    margins = sorted({c.margin for c in comparisons})
+    holm = len([c for c in comparisons if c.n_paired]) > 1
     console.print(
-        "\n[bold]Paired verdicts[/bold] (same instances, paired bootstrap CI, exact McNemar p):"
+        "\n[bold]Paired verdicts[/bold] (same instances; a lead needs the paired bootstrap 95% CI "
+        "and exact McNemar p to agree; caught up: the 90% CI inside "
+        + " or ".join(format_margin(m) for m in margins)
+        + (", --margin" if margins else "")
+        + ("; p Holm-adjusted over the pairs" if holm else "")
+        + "):",
+        highlight=False,
     )
+    colours = {"ahead": "green", "behind": "green", "equivalent": "cyan"}
     for comparison in comparisons:
-        style = "green" if comparison.significant else "yellow"
-        console.print(f"  {comparison.verdict}", style=style, highlight=False, soft_wrap=True)
+        style = colours.get(comparison.kind, "yellow")
+        # Model ids are user text: '[...]' in one must print as written, not as rich markup.
+        console.print(
+            f"  {escape(comparison.verdict)}", style=style, highlight=False, soft_wrap=True
+        )
 
 
 def print_models(

@@ -1,33 +1,57 @@
-"""Paired comparison of two models run on the same instances: McNemar's exact test, a paired
-bootstrap interval for the accuracy difference, Holm's adjustment, and the one-line verdict.
+"""The paired verdict between two models run on the same instances, in one of four kinds
+(stats/equivalence.py): A has caught up with B within a margin, A is ahead, A is behind, or it
+cannot yet tell, with about how many more instances would settle it.
 
-Pairing matters: both models see the same instances, so instance difficulty cancels out and only
-the discordant pairs (one right, the other wrong) carry information about the gap.
+A lead needs both the paired bootstrap interval (pairtests.py) to exclude 0 and McNemar's exact
+test to reject; being caught up needs the score TOST (equivalence.py). When several pairs are
+reported together both p-values are Holm-adjusted over the pairs (holm_verdicts).
 
-Standard library only, so the default install stays light; tests check every number against scipy
-or numpy.
+Standard library only, so the default install stays light; tests check every number against scipy,
+statsmodels or numpy.
 """
 
 from __future__ import annotations
 
-import math
-import operator
-import random
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import accumulate
 
+from gapbench.stats.equivalence import (
+    DEFAULT_MARGIN,
+    EQUIVALENCE_CONFIDENCE,
+    TOST_ALPHA,
+    Kind,
+    check_margin,
+    classify,
+    more_instances,
+    tost,
+)
 from gapbench.stats.intervals import check_confidence
+from gapbench.stats.pairtests import (
+    EXACT_INTEGER_LIMIT,
+    _binomial_inverse_cdf_table,
+    _percentile,
+    _two_sided_half_binomial_exact,
+    _two_sided_half_binomial_logspace,
+    count_pairs,
+    mcnemar_exact,
+    paired_bootstrap_ci,
+)
 
-# Up to this many discordant pairs McNemar's p is summed in exact integers (correctly rounded);
-# beyond it big-integer sums get slow, and a log-space series (relative error ~1e-10) takes over.
-EXACT_INTEGER_LIMIT = 20_000
-
-# A binomial table stops where the pmf falls below this fraction of the pmf at the mode. The mass
-# left out is far below 2**-53, the resolution of random.random(), so no draw can tell the
-# truncated table from the full one.
-_NEGLIGIBLE_PMF = 1e-20
+__all__ = [
+    "EXACT_INTEGER_LIMIT",
+    "PairedComparison",
+    "_binomial_inverse_cdf_table",
+    "_percentile",
+    "_two_sided_half_binomial_exact",
+    "_two_sided_half_binomial_logspace",
+    "compare_paired",
+    "format_p",
+    "format_pts",
+    "holm_adjust",
+    "holm_verdicts",
+    "mcnemar_exact",
+    "paired_bootstrap_ci",
+]
 
 
 # --- formatting --------------------------------------------------------------------------------
@@ -56,178 +80,6 @@ def format_pts(fraction: float) -> str:
 
 def _format_confidence(confidence: float) -> str:
     return f"{confidence * 100.0:g}%"
-
-
-# --- McNemar's exact test ----------------------------------------------------------------------
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for b pairs only A got right and c pairs only B got right.
-
-    Under the null each discordant pair goes either way with probability 1/2, so this is the
-    two-sided binomial test of min(b, c) successes out of b + c at p = 0.5: min(1, 2 * P(X <= k)).
-    With no discordant pairs there is no evidence of a gap and the p-value is 1.0.
-    """
-    b = operator.index(b)
-    c = operator.index(c)
-    if b < 0 or c < 0:
-        raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
-    n = b + c
-    k = min(b, c)
-    # From k >= (n - 1) / 2 on, the lower tail holds at least half the mass: p is capped at 1.
-    if 2 * k + 1 >= n:
-        return 1.0
-    if n <= EXACT_INTEGER_LIMIT:
-        return min(1.0, _two_sided_half_binomial_exact(k, n))
-    return min(1.0, _two_sided_half_binomial_logspace(k, n))
-
-
-def _two_sided_half_binomial_exact(k: int, n: int) -> float:
-    """2 * P(Bin(n, 1/2) <= k) from an exact integer sum of binomial coefficients."""
-    coefficient = 1
-    total = 1
-    for i in range(k):
-        # C(n, i+1) = C(n, i) * (n - i) / (i + 1) and the division is always exact.
-        coefficient = coefficient * (n - i) // (i + 1)
-        total += coefficient
-    # int / int is correctly rounded in Python, even when both sides are thousands of digits long.
-    return (2 * total) / (1 << n)
-
-
-def _two_sided_half_binomial_logspace(k: int, n: int) -> float:
-    """2 * P(Bin(n, 1/2) <= k) for k < n / 2 as pmf(k) * (1 + pmf(k-1)/pmf(k) + ...).
-
-    The series is summed from k downwards, where its terms shrink geometrically, so it stops after
-    a few hundred terms whatever n is.
-    """
-    log_pmf_k = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2)
-    term = 1.0
-    series = 1.0
-    for j in range(k, 0, -1):
-        term *= j / (n - j + 1)  # pmf(j - 1) / pmf(j)
-        series += term
-        if term < 1e-17 * series:
-            break
-    return 2.0 * math.exp(log_pmf_k + math.log(series))
-
-
-# --- paired bootstrap --------------------------------------------------------------------------
-
-
-def _binomial_inverse_cdf_table(trials: int, p: float) -> tuple[int, list[float]]:
-    """(first, cdf) such that first + bisect_right(cdf, u) is a Bin(trials, p) draw for u ~ U[0, 1).
-
-    The pmf is built outwards from the mode with the ratio pmf(k+1)/pmf(k) = (n-k)/(k+1) * p/(1-p)
-    and normalised at the end, so nothing overflows or underflows, and the table only spans the
-    outcomes that carry non-negligible mass (about +-10 standard deviations around the mode).
-    """
-    if trials == 0 or p <= 0.0:
-        return (0, [1.0])
-    if p >= 1.0:
-        return (trials, [1.0])
-    odds = p / (1.0 - p)
-    mode = min(trials, math.floor((trials + 1) * p))
-    above: list[float] = []
-    term = 1.0
-    for k in range(mode, trials):
-        term *= (trials - k) / (k + 1) * odds
-        if term < _NEGLIGIBLE_PMF:
-            break
-        above.append(term)
-    below: list[float] = []
-    term = 1.0
-    for k in range(mode, 0, -1):
-        term *= k / (trials - k + 1) / odds  # pmf(k - 1) / pmf(k)
-        if term < _NEGLIGIBLE_PMF:
-            break
-        below.append(term)
-    pmf = [*reversed(below), 1.0, *above]
-    total = math.fsum(pmf)
-    cdf = [cumulative / total for cumulative in accumulate(pmf)]
-    cdf[-1] = 1.0  # rounding must never let a draw fall off the end of the table
-    return (mode - len(below), cdf)
-
-
-def _count_pairs(a: Sequence[bool], b: Sequence[bool]) -> tuple[int, int, int]:
-    """(n, a-only, b-only): the number of pairs and the two kinds of discordant pairs."""
-    if len(a) != len(b):
-        raise ValueError(
-            f"paired results must have the same length, got {len(a)} and {len(b)}; "
-            "pair them by instance first"
-        )
-    only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
-    only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
-    return (len(a), only_a, only_b)
-
-
-def _percentile(sorted_values: Sequence[int], q: float) -> float:
-    """Linear-interpolation percentile, the same definition as numpy.percentile's default."""
-    position = q * (len(sorted_values) - 1)
-    below = math.floor(position)
-    above = min(below + 1, len(sorted_values) - 1)
-    weight = position - below
-    return sorted_values[below] + weight * (sorted_values[above] - sorted_values[below])
-
-
-def paired_bootstrap_ci(
-    a: Sequence[bool],
-    b: Sequence[bool],
-    confidence: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval for mean(a) - mean(b), resampling (a[i], b[i]) pairs.
-
-    A resample's difference depends only on how many a-only and b-only pairs it drew, so instead of
-    drawing n indices per resample we draw those counts from their exact joint (multinomial)
-    distribution: the discordant count D ~ Bin(n, (n10 + n01) / n), then the a-only count
-    K ~ Bin(D, n10 / (n10 + n01)); the difference is (2K - D) / n. Each binomial is an inverse-CDF
-    lookup in a precomputed table (one table per value of D, cached), so a resample costs two
-    uniforms and two bisections whatever n is: the same distribution as the index bootstrap, at
-    O(n_resamples) instead of O(n * n_resamples). Deterministic for a given seed.
-    """
-    check_confidence(confidence)
-    n_resamples = operator.index(n_resamples)
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    n, only_a, only_b = _count_pairs(a, b)
-    if n == 0:
-        raise ValueError("cannot bootstrap an empty set of pairs")
-    discordant = only_a + only_b
-    if discordant == 0:
-        return (0.0, 0.0)  # every resample has difference exactly 0
-
-    if only_b > only_a:
-        # Always sample from the side with more discordant wins, so that swapping a and b mirrors
-        # the interval exactly (same draws) instead of giving a slightly different one.
-        low, high = _bootstrap_bounds(n, only_b, only_a, confidence, n_resamples, seed)
-        return (0.0 - high, 0.0 - low)  # 0.0 - x turns a -0.0 into +0.0
-    return _bootstrap_bounds(n, only_a, only_b, confidence, n_resamples, seed)
-
-
-def _bootstrap_bounds(
-    n: int, only_a: int, only_b: int, confidence: float, n_resamples: int, seed: int
-) -> tuple[float, float]:
-    """Percentile interval of (only_a* - only_b*) / n over resamples; see paired_bootstrap_ci."""
-    discordant = only_a + only_b
-    rng_uniform = random.Random(seed).random
-    first_d, cdf_d = _binomial_inverse_cdf_table(n, discordant / n)
-    share_a = only_a / discordant
-    tables_k: dict[int, tuple[int, list[float]]] = {}
-    twice_k_minus_d: list[int] = []
-    for _ in range(n_resamples):
-        d = first_d + bisect_right(cdf_d, rng_uniform())
-        table_k = tables_k.get(d)
-        if table_k is None:
-            table_k = tables_k[d] = _binomial_inverse_cdf_table(d, share_a)
-        k = table_k[0] + bisect_right(table_k[1], rng_uniform())
-        twice_k_minus_d.append(2 * k - d)
-    twice_k_minus_d.sort()
-    tail = (1.0 - confidence) / 2.0
-    return (
-        _percentile(twice_k_minus_d, tail) / n,
-        _percentile(twice_k_minus_d, 1.0 - tail) / n,
-    )
 
 
 # --- many comparisons --------------------------------------------------------------------------
@@ -269,39 +121,68 @@ class PairedComparison:
     """accuracy_a - accuracy_b, a fraction in [-1, 1]."""
     ci_low: float
     ci_high: float
-    """Paired bootstrap interval for diff."""
+    """Paired bootstrap interval for diff, at `confidence` (95% by default)."""
     p_value: float
     """Exact McNemar p-value (1.0 when there are no discordant pairs or no pairs)."""
     significant: bool
-    """p_value < alpha and the interval excludes 0: both must agree before we name a leader."""
+    """A lead: McNemar's p (Holm-adjusted, with several pairs) below alpha and the interval
+    excluding 0; the same as kind being 'ahead' or 'behind'."""
     verdict: str
     """One line for humans, e.g. 'A leads B by +31.7 pts (95% CI +22.1..+41.0, p<0.001, n=60)'."""
     phrasing_gaps: Mapping[str, float] = field(default_factory=dict)
     """accuracy_a - accuracy_b under each prompt phrasing (--prompt-variants), when there were
     several; the verdict itself is taken on the first phrasing."""
+    kind: Kind = "inconclusive"
+    """'ahead', 'behind', 'equivalent' (caught up within ±margin) or 'inconclusive', from A's
+    side."""
+    margin: float = DEFAULT_MARGIN
+    """The equivalence margin, a fraction (0.05 is 5 points)."""
+    eq_low: float = -1.0
+    eq_high: float = 1.0
+    """90% score interval for diff (Tango 1998): 'equivalent' when it lies inside ±margin."""
+    equivalence_p: float = 1.0
+    """The TOST p-value of |diff| < margin (the larger of the two one-sided ones)."""
+    only_a: int = 0
+    only_b: int = 0
+    """Discordant pairs: instances only A, or only B, got right."""
+    more_instances: int | None = None
+    """For an inconclusive verdict: about how many more paired instances would settle it (80%
+    power if the gap and the disagreement rate stay as observed)."""
+    pairs: int = 1
+    """How many pairs the p-values were Holm-adjusted over (1: this pair alone)."""
+    p_adjusted: float | None = None
+    equivalence_p_adjusted: float | None = None
+    """The two p-values after Holm's adjustment over `pairs` (None when alone)."""
+    alpha: float = 0.05
+    confidence: float = 0.95
 
     def with_phrasing_gaps(self, gaps: Mapping[str, float]) -> PairedComparison:
         """This comparison, its verdict extended by how the gap moves across phrasings."""
-        low, high = min(gaps.values()), max(gaps.values())
-        flips = low < 0 < high
-        note = (
-            f"; across {len(gaps)} phrasings of the prompt the gap runs "
-            f"{100 * low:+.1f}..{100 * high:+.1f} pts"
-            + (", so its sign depends on the wording" if flips else "")
-        )
-        return replace(self, phrasing_gaps=dict(gaps), verdict=self.verdict + note)
+        return _settled(replace(self, phrasing_gaps=dict(gaps)))
 
     def as_dict(self) -> dict[str, object]:
-        """Plain JSON-ready values; diff and the interval stay fractions."""
+        """Plain JSON-ready values; diff and the intervals stay fractions."""
         return {
             "model_a": self.model_a,
             "model_b": self.model_b,
+            "kind": self.kind,
+            "verdict": self.verdict,
             "n_paired": self.n_paired,
             "diff": self.diff,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
+            "confidence": self.confidence,
             "p_value": self.p_value,
-            "verdict": self.verdict,
+            "margin": self.margin,
+            "ci90_low": self.eq_low,
+            "ci90_high": self.eq_high,
+            "equivalence_p": self.equivalence_p,
+            "holm_pairs": self.pairs,
+            "p_value_holm": self.p_adjusted,
+            "equivalence_p_holm": self.equivalence_p_adjusted,
+            "more_instances": self.more_instances,
+            "only_a": self.only_a,
+            "only_b": self.only_b,
             "accuracy_a": self.accuracy_a,
             "accuracy_b": self.accuracy_b,
             "significant": self.significant,
@@ -318,64 +199,144 @@ def compare_paired(
     confidence: float = 0.95,
     n_resamples: int = 10_000,
     seed: int = 0,
+    margin: float = DEFAULT_MARGIN,
 ) -> PairedComparison:
     """Compare two models' per-instance correctness, aligned so that a[i] and b[i] are the same
-    instance, and phrase the result as a verdict that names a leader only when the gap is real."""
+    instance, and phrase the result as one of the four kinds (see the module docstring)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
     check_confidence(confidence)
-    n, only_a, only_b = _count_pairs(a, b)
-    if n == 0:
-        return PairedComparison(
-            model_a=model_a,
-            model_b=model_b,
-            n_paired=0,
-            accuracy_a=0.0,
-            accuracy_b=0.0,
-            diff=0.0,
-            ci_low=0.0,
-            ci_high=0.0,
-            p_value=1.0,
-            significant=False,
-            verdict=(
-                f"no paired instances between {model_a} and {model_b}: "
-                "run both on the same tasks and seed"
-            ),
-        )
-    correct_a = sum(1 for x in a if x)
-    correct_b = sum(1 for y in b if y)
-    diff = (correct_a - correct_b) / n
-    p_value = mcnemar_exact(only_a, only_b)
-    ci_low, ci_high = paired_bootstrap_ci(a, b, confidence, n_resamples, seed)
-    significant = p_value < alpha and (ci_low > 0.0 or ci_high < 0.0)
-    level = _format_confidence(confidence)
-    tail = f"{format_p(p_value)}, n={n}"
-    if not significant:
-        verdict = (
-            f"no significant gap between {model_a} and {model_b} "
-            f"({model_a} - {model_b} = {format_pts(diff)} pts, "
-            f"{level} CI {format_pts(ci_low)}..{format_pts(ci_high)}, {tail})"
-        )
-    else:
-        # Speak from the leader's side so every number in the sentence is positive.
-        if diff > 0:
-            leader, trailer, gap, low, high = model_a, model_b, diff, ci_low, ci_high
-        else:
-            leader, trailer, gap, low, high = model_b, model_a, -diff, -ci_high, -ci_low
-        verdict = (
-            f"{leader} leads {trailer} by {format_pts(gap)} pts "
-            f"({level} CI {format_pts(low)}..{format_pts(high)}, {tail})"
-        )
-    return PairedComparison(
+    check_margin(margin)
+    n, only_a, only_b = count_pairs(a, b)
+    base = PairedComparison(
         model_a=model_a,
         model_b=model_b,
         n_paired=n,
-        accuracy_a=correct_a / n,
-        accuracy_b=correct_b / n,
-        diff=diff,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        p_value=p_value,
-        significant=significant,
-        verdict=verdict,
+        accuracy_a=0.0,
+        accuracy_b=0.0,
+        diff=0.0,
+        ci_low=0.0,
+        ci_high=0.0,
+        p_value=1.0,
+        significant=False,
+        verdict="",
+        margin=margin,
+        alpha=alpha,
+        confidence=confidence,
     )
+    if n == 0:
+        return _settled(base)
+    correct_a = sum(1 for x in a if x)
+    correct_b = sum(1 for y in b if y)
+    ci_low, ci_high = paired_bootstrap_ci(a, b, confidence, n_resamples, seed)
+    equivalence = tost(n, only_a, only_b, margin)
+    return _settled(
+        replace(
+            base,
+            accuracy_a=correct_a / n,
+            accuracy_b=correct_b / n,
+            diff=(correct_a - correct_b) / n,
+            ci_low=ci_low,
+            ci_high=ci_high,
+            p_value=mcnemar_exact(only_a, only_b),
+            eq_low=equivalence.low,
+            eq_high=equivalence.high,
+            equivalence_p=equivalence.p_value,
+            only_a=only_a,
+            only_b=only_b,
+        )
+    )
+
+
+def holm_verdicts(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
+    """The comparisons reported together, with McNemar's and the TOST p-values each Holm-adjusted
+    over the pairs that have paired instances, so that the chance of any false lead, and of any
+    false 'caught up', stays at most alpha; kinds and verdicts follow the adjusted values."""
+    live = [i for i, c in enumerate(comparisons) if c.n_paired]
+    result = list(comparisons)
+    if len(live) < 2:
+        return result
+    leads = holm_adjust([comparisons[i].p_value for i in live])
+    levels = holm_adjust([comparisons[i].equivalence_p for i in live])
+    for i, lead, level in zip(live, leads, levels, strict=True):
+        adjusted = replace(
+            comparisons[i], pairs=len(live), p_adjusted=lead, equivalence_p_adjusted=level
+        )
+        result[i] = _settled(adjusted)
+    return result
+
+
+def _settled(c: PairedComparison) -> PairedComparison:
+    """The comparison with its kind, lead flag, estimate of instances to go, and sentence set
+    from its numbers."""
+    if c.n_paired == 0:
+        return replace(
+            c,
+            kind="inconclusive",
+            significant=False,
+            verdict=(
+                f"no paired instances between {c.model_a} and {c.model_b}: "
+                "run both on the same tasks and seed"
+            ),
+        )
+    lead_p = c.p_value if c.p_adjusted is None else c.p_adjusted
+    level_p = c.equivalence_p if c.equivalence_p_adjusted is None else c.equivalence_p_adjusted
+    kind = classify(c.diff, (c.eq_low, c.eq_high), (c.ci_low, c.ci_high), c.margin)
+    leads = c.ci_low > 0.0 or c.ci_high < 0.0
+    if kind == "equivalent" and level_p >= TOST_ALPHA:
+        kind = "inconclusive"  # inside the margin, but not once adjusted for the other pairs
+    if kind == "inconclusive" and leads and lead_p < c.alpha:
+        kind = "ahead" if c.ci_low > 0.0 else "behind"
+    if kind in ("ahead", "behind") and lead_p >= c.alpha:
+        kind = "inconclusive"  # the interval excludes 0 but McNemar's test does not agree
+    more = None
+    if kind == "inconclusive":
+        more = more_instances(c.n_paired, c.only_a, c.only_b, c.margin, c.alpha)
+    settled = replace(c, kind=kind, significant=kind in ("ahead", "behind"), more_instances=more)
+    return replace(settled, verdict=_sentence(settled, lead_p, level_p, leads))
+
+
+def _sentence(c: PairedComparison, lead_p: float, level_p: float, leads: bool) -> str:
+    a, b, n = c.model_a, c.model_b, c.n_paired
+    level = _format_confidence(c.confidence)
+    eq_level = _format_confidence(EQUIVALENCE_CONFIDENCE)
+    holm = f" Holm-adjusted over {c.pairs} pairs" if c.pairs > 1 else ""
+    p_text = f"{format_p(lead_p)}{holm}"
+    eq_ci = f"{eq_level} CI {format_pts(c.eq_low)}..{format_pts(c.eq_high)}"
+    margin = f"{100 * c.margin:.1f}"
+    if c.diff >= 0:
+        leader, trailer, gap, low, high = a, b, c.diff, c.ci_low, c.ci_high
+    else:
+        leader, trailer, gap, low, high = b, a, -c.diff, -c.ci_high, -c.ci_low
+    lead_ci = f"{level} CI {format_pts(low)}..{format_pts(high)}"
+    if c.kind == "equivalent":
+        sentence = (
+            f"{a} has caught up with {b}: the gap is within ±{margin} pts "
+            f"({a} - {b} = {format_pts(c.diff)} pts, {eq_ci}, n={n}"
+            + (f", equivalence {format_p(level_p)}{holm}" if holm else "")
+            + ")"
+        )
+        if leads and lead_p < c.alpha:
+            sentence += (
+                f", though {leader} still leads by a small but real {format_pts(gap)} pts "
+                f"({lead_ci}, {p_text})"
+            )
+    elif c.kind in ("ahead", "behind"):
+        sentence = f"{leader} leads {trailer} by {format_pts(gap)} pts ({lead_ci}, {p_text}, n={n})"
+    else:
+        inside = -c.margin < c.eq_low and c.eq_high < c.margin
+        sentence = (
+            f"cannot yet tell whether the gap between {a} and {b} is under {margin} pts: "
+            f"{a} - {b} = {format_pts(c.diff)} pts ({eq_ci}, {p_text}"
+            + (f", equivalence {format_p(level_p)}{holm}" if inside and holm else "")
+            + f", n={n}); about {c.more_instances:,} more paired instances would settle it"
+        )
+    if c.phrasing_gaps:
+        gaps = c.phrasing_gaps.values()
+        low_gap, high_gap = min(gaps), max(gaps)
+        sentence += (
+            f"; across {len(c.phrasing_gaps)} phrasings of the prompt the gap runs "
+            f"{100 * low_gap:+.1f}..{100 * high_gap:+.1f} pts"
+            + (", so its sign depends on the wording" if low_gap < 0 < high_gap else "")
+        )
+    return sentence

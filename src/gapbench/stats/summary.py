@@ -102,6 +102,22 @@ class ScoreRow:
     """Answered samples scored by a run without the code sandbox (--unsafe-sandbox)."""
     pareto: bool = False
     """On the quality-vs-cost frontier among the models shown (OVERALL rows only)."""
+    rank: int | None = None
+    """Rank among the models shown by accuracy on the instances all of them answered (OVERALL
+    rows, with two models or more; ties share the better rank); see stats/ranking.py."""
+    rank_low: int | None = None
+    rank_high: int | None = None
+    """95% paired bootstrap interval of the rank (e.g. 1 and 2)."""
+    rank_instances: int | None = None
+    """Instances all models shown answered (draw 0, first phrasing): what ranks are taken on."""
+
+    @property
+    def rank_interval(self) -> str | None:
+        """'1' or '1-2'; None without a rank."""
+        if self.rank_low is None or self.rank_high is None:
+            return None
+        low, high = self.rank_low, self.rank_high
+        return str(low) if low == high else f"{low}-{high}"
 
     @property
     def phrasing_spread(self) -> float | None:
@@ -117,7 +133,12 @@ class ScoreRow:
 
     def as_dict(self) -> dict[str, object]:
         # 'answered' spells out what n counts, beside 'planned' and 'failed'.
-        return {**asdict(self), "answered": self.n, "phrasing_spread": self.phrasing_spread}
+        return {
+            **asdict(self),
+            "answered": self.n,
+            "phrasing_spread": self.phrasing_spread,
+            "rank_interval": self.rank_interval,
+        }
 
 
 @dataclass(frozen=True)
@@ -255,7 +276,11 @@ def summarize(
 
     `planned` gives the samples planned per (model, task), when known: a planned model or task
     with no sample stored at all still gets its row (answered 0), so a run that answered nothing
-    is not silently missing from its results."""
+    is not silently missing from its results.
+
+    OVERALL rows carry each model's rank with its 95% bootstrap interval, over the instances all
+    the models answered, resampled jointly (stats/ranking.py)."""
+    samples = list(samples)
     acct = accounting or Accounting()
     grouped: dict[str, dict[str, list[SampleRecord]]] = defaultdict(lambda: defaultdict(list))
     for model, task in planned or {}:
@@ -275,7 +300,27 @@ def summarize(
     blocks.sort(key=lambda block: (-block[0].accuracy, block[0].model))
     frontier = pareto_frontier([p for p in (_quality_and_cost(b[0]) for b in blocks) if p])
     blocks = [[replace(b[0], pareto=b[0].model in frontier), *b[1:]] for b in blocks]
+    blocks = _ranked(samples, blocks)
     return [row for block in blocks for row in block]
+
+
+def _ranked(samples: Sequence[SampleRecord], blocks: list[list[ScoreRow]]) -> list[list[ScoreRow]]:
+    """The blocks with rank intervals on the OVERALL rows of the models that answered something
+    (none with fewer than two such models, or no instance they all answered)."""
+    from gapbench.stats.ranking import rank_intervals, shared_outcomes
+
+    answered = [b[0].model for b in blocks if b[0].n > 0]
+    ranks = rank_intervals(shared_outcomes(samples, answered))
+
+    def ranked(row: ScoreRow) -> ScoreRow:
+        r = ranks.get(row.model)
+        if r is None:
+            return row
+        return replace(
+            row, rank=r.rank, rank_low=r.low, rank_high=r.high, rank_instances=r.instances
+        )
+
+    return [[ranked(b[0]), *b[1:]] for b in blocks]
 
 
 def _quality_and_cost(row: ScoreRow) -> tuple[str, float, float] | None:
@@ -312,24 +357,35 @@ def paired_outcomes(
     )
 
 
-def pairwise(samples: Sequence[SampleRecord], rows: Sequence[ScoreRow]) -> list[PairedComparison]:
-    """Paired comparisons of every pair of models, in leaderboard order (better model first)."""
+def pairwise(
+    samples: Sequence[SampleRecord], rows: Sequence[ScoreRow], margin: float | None = None
+) -> list[PairedComparison]:
+    """Paired comparisons of every pair of models, in leaderboard order (better model first),
+    their p-values Holm-adjusted over the pairs reported together."""
+    from gapbench.stats.paired import holm_verdicts
 
     ranked = [row.model for row in rows if row.task == OVERALL]
-    return [
-        compare_models(samples, model_a, model_b)
-        for i, model_a in enumerate(ranked)
-        for model_b in ranked[i + 1 :]
-    ]
+    return holm_verdicts(
+        [
+            compare_models(samples, model_a, model_b, margin)
+            for i, model_a in enumerate(ranked)
+            for model_b in ranked[i + 1 :]
+        ]
+    )
 
 
-def compare_models(samples: Sequence[SampleRecord], model_a: str, model_b: str) -> PairedComparison:
+def compare_models(
+    samples: Sequence[SampleRecord], model_a: str, model_b: str, margin: float | None = None
+) -> PairedComparison:
     """The paired verdict of A against B (first draw and phrasing of every shared instance), with
-    how the gap moves across phrasings when they were asked in several."""
+    how the gap moves across phrasings when they were asked in several. `margin` is the
+    equivalence margin as a fraction (None: stats/equivalence.py DEFAULT_MARGIN)."""
+    from gapbench.stats.equivalence import DEFAULT_MARGIN
     from gapbench.stats.paired import compare_paired
 
     a, b = paired_outcomes(samples, model_a, model_b)
-    comparison = compare_paired(model_a, model_b, a, b)
+    chosen = DEFAULT_MARGIN if margin is None else margin
+    comparison = compare_paired(model_a, model_b, a, b, margin=chosen)
     gaps = phrasing_gaps(samples, model_a, model_b)
     return comparison.with_phrasing_gaps(gaps) if gaps else comparison
 

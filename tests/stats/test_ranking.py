@@ -1,0 +1,172 @@
+"""Rank intervals: checked against an independent numpy/scipy implementation fed the same
+bootstrap indices, and by simulation (a real gap always ranks apart, equal models overlap)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+from tests.stats.test_summary import sample
+
+from gapbench.stats.ranking import (
+    SharedOutcomes,
+    bootstrap_correct_counts,
+    inverted_cdf_quantile,
+    rank_intervals,
+    shared_outcomes,
+)
+from gapbench.stats.summary import OVERALL, paired_outcomes, summarize
+
+
+def outcomes(columns: dict[str, list[bool]]) -> SharedOutcomes:
+    n = len(next(iter(columns.values())))
+    instances = tuple(("t", "1", 0, i, "easy") for i in range(n))
+    return SharedOutcomes(tuple(columns), instances, {m: tuple(c) for m, c in columns.items()})
+
+
+def simulate(rng: random.Random, accuracies: dict[str, float], n: int) -> dict[str, list[bool]]:
+    """Outcomes with a shared difficulty per instance, so that models are correlated as real
+    ones are: each instance shifts every model's chance of being right by the same amount."""
+    columns: dict[str, list[bool]] = {m: [] for m in accuracies}
+    for _ in range(n):
+        shift = rng.uniform(-0.2, 0.2)
+        for model, p in accuracies.items():
+            columns[model].append(rng.random() < min(1.0, max(0.0, p + shift)))
+    return columns
+
+
+def numpy_rank_intervals(
+    columns: dict[str, list[bool]], n_resamples: int, seed: int, confidence: float = 0.95
+) -> dict[str, tuple[int, int, int]]:
+    """The same bootstrap, written independently: the index sets come from the stdlib generator
+    (random.choices of a population of n draws floor(random() * n), whatever the population), the
+    rest from numpy and scipy."""
+    matrix = np.array(list(columns.values()), dtype=int).T  # instances x models
+    n = matrix.shape[0]
+    rng = random.Random(seed)
+    ranks = []
+    for _ in range(n_resamples):
+        index = np.array(rng.choices(range(n), k=n))
+        counts = matrix[index].sum(axis=0)
+        ranks.append(rankdata(-counts, method="min"))
+    stacked = np.array(ranks)
+    tail = (1 - confidence) / 2
+    point = rankdata(-matrix.sum(axis=0), method="min")
+    return {
+        model: (
+            int(point[j]),
+            int(np.percentile(stacked[:, j], 100 * tail, method="inverted_cdf")),
+            int(np.percentile(stacked[:, j], 100 * (1 - tail), method="inverted_cdf")),
+        )
+        for j, model in enumerate(columns)
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank_intervals_match_numpy(seed: int) -> None:
+    rng = random.Random(seed)
+    accuracies = {"a": 0.7, "b": 0.66, "c": 0.6, "d": 0.45, "e": 0.66}
+    columns = simulate(rng, accuracies, 60)
+    ours = rank_intervals(outcomes(columns), n_resamples=400, seed=seed)
+    expected = numpy_rank_intervals(columns, 400, seed)
+    assert {m: (r.rank, r.low, r.high) for m, r in ours.items()} == expected
+    assert {r.instances for r in ours.values()} == {60}
+    # Not every interval is a single rank, or the comparison would prove little.
+    assert any(low != high for _, low, high in expected.values())
+
+
+def test_bootstrap_counts_match_numpy_resamples() -> None:
+    rng = random.Random(5)
+    columns = simulate(rng, {"a": 0.5, "b": 0.6, "c": 0.3}, 37)
+    matrix = np.array(list(columns.values()), dtype=int).T
+    draws = random.Random(9)
+    expected = [
+        tuple(int(x) for x in matrix[np.array(draws.choices(range(37), k=37))].sum(axis=0))
+        for _ in range(50)
+    ]
+    assert bootstrap_correct_counts(list(columns.values()), 50, seed=9) == expected
+
+
+@pytest.mark.parametrize("n", [1, 2, 39, 40, 41, 999, 1000, 1001])
+@pytest.mark.parametrize("q", [0.025, 0.05, 0.5, 0.95, 0.975])
+def test_inverted_cdf_quantile_matches_numpy(n: int, q: float) -> None:
+    values = sorted(random.Random(n).randint(1, 6) for _ in range(n))
+    expected = np.percentile(values, 100 * q, method="inverted_cdf")
+    assert inverted_cdf_quantile(values, q) == expected
+
+
+def test_a_real_gap_always_ranks_first_and_second() -> None:
+    rng = random.Random(11)
+    for _ in range(20):
+        columns = simulate(rng, {"strong": 0.85, "weak": 0.45}, 100)
+        ranks = rank_intervals(outcomes(columns), n_resamples=200, seed=rng.randrange(1000))
+        assert (ranks["strong"].low, ranks["strong"].high) == (1, 1)
+        assert (ranks["weak"].low, ranks["weak"].high) == (2, 2)
+
+
+def test_identical_models_get_overlapping_intervals() -> None:
+    rng = random.Random(12)
+    overlapping = 0
+    for _ in range(30):
+        columns = simulate(rng, {"x": 0.6, "y": 0.6, "top": 0.95}, 100)
+        ranks = rank_intervals(outcomes(columns), n_resamples=200, seed=rng.randrange(1000))
+        assert (ranks["top"].low, ranks["top"].high) == (1, 1)
+        x, y = ranks["x"], ranks["y"]
+        overlapping += x.low <= y.high and y.low <= x.high
+        assert {x.low, y.low} <= {2, 3} and {x.high, y.high} <= {2, 3}
+    # Equal models swap places from one resample to the next: their intervals share a rank.
+    assert overlapping == 30
+
+
+def test_fewer_than_two_models_or_no_shared_instance_give_no_ranks() -> None:
+    assert rank_intervals(outcomes({"solo": [True, False]})) == {}
+    assert rank_intervals(SharedOutcomes(("a", "b"), (), {"a": (), "b": ()})) == {}
+
+
+def test_shared_outcomes_pair_like_a_paired_verdict() -> None:
+    rng = random.Random(3)
+    samples = [sample(i, rng.random() < 0.6, model="a") for i in range(30)]
+    samples += [sample(i, rng.random() < 0.4, model="b") for i in range(5, 40)]
+    # A later answer to instance 7 replaces the earlier one; draws > 0, failures and other
+    # phrasings are not paired.
+    samples.append(sample(7, True, model="a", created_at=5.0))
+    samples.append(sample(8, True, model="b", draw=1))
+    samples.append(sample(9, True, model="b", error="timeout", created_at=9.0))
+    samples.append(replace(sample(10, True, model="a", created_at=9.0), prompt_variant=1))
+    shared = shared_outcomes(samples, ["a", "b"])
+    a, b = paired_outcomes(samples, "a", "b")
+    assert (list(shared.correct["a"]), list(shared.correct["b"])) == (a, b)
+    assert len(shared.instances) == 25
+
+
+def test_leaderboard_rows_carry_rank_intervals() -> None:
+    rng = random.Random(4)
+    columns = simulate(rng, {"best": 0.9, "mid": 0.55, "low": 0.5}, 80)
+    samples = [
+        sample(i, right, model=model) for model, column in columns.items()
+        for i, right in enumerate(column)
+    ]  # fmt: skip
+    rows = summarize(samples)
+    overall = {r.model: r for r in rows if r.task == OVERALL}
+    expected = numpy_rank_intervals(columns, 1000, 0)
+    for model, (rank, low, high) in expected.items():
+        row = overall[model]
+        assert (row.rank, row.rank_low, row.rank_high, row.rank_instances) == (rank, low, high, 80)
+        assert row.as_dict()["rank_interval"] == (str(low) if low == high else f"{low}-{high}")
+    assert all(r.rank is None for r in rows if r.task != OVERALL)
+    assert overall["best"].rank_interval == "1"
+
+
+def test_a_model_that_answered_nothing_does_not_unrank_the_others() -> None:
+    rng = random.Random(6)
+    samples = [sample(i, rng.random() < 0.8, model="a") for i in range(40)]
+    samples += [sample(i, rng.random() < 0.3, model="b") for i in range(40)]
+    samples += [sample(i, False, model="broken", error="timeout") for i in range(40)]
+    planned = {(model, "arith"): 40 for model in ("a", "b", "broken", "never")}
+    rows = summarize(samples, planned=planned)
+    overall = {r.model: r for r in rows if r.task == OVERALL}
+    assert (overall["a"].rank_interval, overall["b"].rank_interval) == ("1", "2")
+    assert overall["broken"].rank is None and overall["never"].rank is None
