@@ -92,3 +92,15 @@ def test_bad_margin_is_refused_untouched(cli: CliInvoke, db: Path, margin: str) 
     assert "Traceback" not in result.stderr
     assert "--margin" in result.stderr and "give points above 0 and at most 100" in result.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_run_ends_with_the_cn_vs_us_line_when_both_origins_ran(cli: CliInvoke, db: Path) -> None:
+    cn = "scripted:qwenlike?accuracy=0.8&origin=CN&released=2025-01-20"
+    us = "scripted:llamalike?accuracy=0.4&origin=US&released=2024-07-23"
+    out = " ".join(_run(cli, db, 60, cn, us, WEAK).split())
+    line = out[out.index("CN vs US:") :]
+    assert line.startswith(f"CN vs US: best CN {cn} (")
+    assert f"minus best US {us} (" in line
+    assert "best re-selected in every resample, n=60): CN ahead" in line
+    # Without a model of each origin there is no such line.
+    assert "CN vs US:" not in _run(cli, db, 10, STRONG, WEAK)

@@ -15,7 +15,8 @@ from gapbench.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from gapbench.stats.gap import ModelOrigin
+    from gapbench.stats.gap import ModelOrigin, OriginGap
+    from gapbench.store.records import SampleRecord
 
 
 def _origins(models: list[str]) -> dict[str, ModelOrigin]:
@@ -44,6 +45,21 @@ def _require_both(origins: dict[str, ModelOrigin], wanted: tuple[str, str], db_p
             f"same tasks and seed first, e.g. `gapbench run --model {model} ...`, then rerun "
             "`gapbench gap`."
         )
+
+
+def overall_origin_gap(samples: list[SampleRecord], margin: float | None) -> OriginGap | None:
+    """The overall gap between the best CN and the best US model among `samples`, or None when
+    one origin has no model there (what `gapbench run` prints after its verdicts)."""
+    from gapbench.stats.equivalence import DEFAULT_MARGIN
+    from gapbench.stats.gap import FIRST_ORIGIN, SECOND_ORIGIN, origin_gaps
+
+    answered = [s for s in samples if s.error is None]
+    origins = _origins(sorted({s.key.model_id for s in answered}))
+    found = {o.origin for o in origins.values()}
+    if FIRST_ORIGIN not in found or SECOND_ORIGIN not in found:
+        return None
+    report = origin_gaps(answered, origins, DEFAULT_MARGIN if margin is None else margin)
+    return report.overall
 
 
 @click.command()

@@ -155,7 +155,8 @@ def show_results(
     """The results of exactly what was planned (other seeds, levels or settings stored for the
     same models stay out), with planned counts beside the scores; exit 1 when some planned
     sample has no answer."""
-    from gapbench.report.console import print_leaderboard, print_verdicts
+    from gapbench.cli.gap_cmds import overall_origin_gap
+    from gapbench.report.console import print_gap_line, print_leaderboard, print_verdicts
     from gapbench.stats.summary import OVERALL, pairwise, summarize
 
     def planned(sample: SampleRecord) -> bool:
@@ -180,6 +181,9 @@ def show_results(
     print_leaderboard(rows, "Results", accounting.usd_per_hour)
     if len(config.models) > 1:
         print_verdicts(pairwise(samples, rows))
+        gap = overall_origin_gap(samples, None)
+        if gap is not None:
+            print_gap_line(gap)
     _check_answered([row for row in rows if row.task == OVERALL], db_path)
 
 

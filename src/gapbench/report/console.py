@@ -267,6 +267,28 @@ def print_gap(report: GapReport, title: str) -> None:
     console.print(escape(_gap_note(report)), style="dim", highlight=False)
 
 
+def print_gap_line(row: OriginGap) -> None:
+    """One line: the best model of each origin and the gap between them, with its verdict."""
+    from rich.markup import escape
+
+    from gapbench.stats.paired import format_pts
+
+    first, second = row.first, row.second
+    if row.diff is None or row.ci95 is None:
+        text = f"{first} vs {second}: {row.note or 'no gap measured'}"
+    else:
+        a, b = row.best[first], row.best[second]
+        verdict = _gap_verdict(row)
+        text = (
+            f"{first} vs {second}: best {first} {a.model} ({_pct(a.accuracy)}%) minus best "
+            f"{second} {b.model} ({_pct(b.accuracy)}%) = {format_pts(row.diff)} pts (95% CI "
+            f"{format_pts(row.ci95[0])}..{format_pts(row.ci95[1])}, best re-selected in every "
+            f"resample, n={row.n_shared}): {verdict}; `gapbench gap` shows it per task and over "
+            "release dates"
+        )
+    _console().print(f"\n{escape(text)}", highlight=False, soft_wrap=True)
+
+
 def _gap_note(report: GapReport) -> str:
     from gapbench.stats.equivalence import format_margin
 
