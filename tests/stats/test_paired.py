@@ -14,7 +14,6 @@ from scipy import stats as scipy_stats
 from gapbench.stats.paired import (
     EXACT_INTEGER_LIMIT,
     _binomial_inverse_cdf_table,
-    _percentile,
     _two_sided_half_binomial_exact,
     _two_sided_half_binomial_logspace,
     compare_paired,
@@ -23,6 +22,7 @@ from gapbench.stats.paired import (
     holm_adjust,
     mcnemar_exact,
     paired_bootstrap_ci,
+    percentile,
 )
 
 
@@ -187,7 +187,7 @@ def test_percentile_matches_numpy_default() -> None:
         values = sorted(rng.randint(-50, 50) for _ in range(size))
         for q in (0.0, 0.005, 0.025, 0.3, 0.5, 0.975, 1.0):
             expected = float(np.percentile(values, 100 * q))
-            assert _percentile(values, q) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+            assert percentile(values, q) == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 def test_bootstrap_interval_contains_observed_difference() -> None:

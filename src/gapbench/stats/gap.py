@@ -30,10 +30,10 @@ Standard library only; tests check the bootstrap against numpy and its coverage 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from gapbench.stats.pairtests import percentile
 from gapbench.stats.ranking import bootstrap_correct_counts, shared_outcomes
 from gapbench.stats.summary import OVERALL
 from gapbench.store.records import SampleRecord
@@ -162,15 +162,6 @@ class GapReport:
             "left_out": self.left_out,
             "undated": self.undated,
         }
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy.percentile's default), q a fraction."""
-    position = q * (len(sorted_values) - 1)
-    below = math.floor(position)
-    above = min(below + 1, len(sorted_values) - 1)
-    weight = position - below
-    return sorted_values[below] + weight * (sorted_values[above] - sorted_values[below])
 
 
 def _best_index(counts: Sequence[int], members: Sequence[int]) -> int:

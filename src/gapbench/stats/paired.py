@@ -29,19 +29,18 @@ from gapbench.stats.intervals import check_confidence
 from gapbench.stats.pairtests import (
     EXACT_INTEGER_LIMIT,
     _binomial_inverse_cdf_table,
-    _percentile,
     _two_sided_half_binomial_exact,
     _two_sided_half_binomial_logspace,
     count_pairs,
     mcnemar_exact,
     paired_bootstrap_ci,
+    percentile,
 )
 
 __all__ = [
     "EXACT_INTEGER_LIMIT",
     "PairedComparison",
     "_binomial_inverse_cdf_table",
-    "_percentile",
     "_two_sided_half_binomial_exact",
     "_two_sided_half_binomial_logspace",
     "compare_paired",
@@ -51,6 +50,7 @@ __all__ = [
     "holm_verdicts",
     "mcnemar_exact",
     "paired_bootstrap_ci",
+    "percentile",
 ]
 
 

@@ -131,8 +131,9 @@ def count_pairs(a: Sequence[bool], b: Sequence[bool]) -> tuple[int, int, int]:
     return (len(a), only_a, only_b)
 
 
-def _percentile(sorted_values: Sequence[int], q: float) -> float:
-    """Linear-interpolation percentile, the same definition as numpy.percentile's default."""
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile of sorted values, q a fraction: the same definition as
+    numpy.percentile's default."""
     position = q * (len(sorted_values) - 1)
     below = math.floor(position)
     above = min(below + 1, len(sorted_values) - 1)
@@ -196,6 +197,6 @@ def _bootstrap_bounds(
     twice_k_minus_d.sort()
     tail = (1.0 - confidence) / 2.0
     return (
-        _percentile(twice_k_minus_d, tail) / n,
-        _percentile(twice_k_minus_d, 1.0 - tail) / n,
+        percentile(twice_k_minus_d, tail) / n,
+        percentile(twice_k_minus_d, 1.0 - tail) / n,
     )
