@@ -31,7 +31,8 @@ from pathlib import Path
 KEY = "model_id, task, seed, instance_index, difficulty"
 
 
-def run_cli(args: argparse.Namespace, batch_size: int, db: Path) -> float:
+def run_cli(args: argparse.Namespace, batch_size: str, db: Path) -> float:
+    selection = ["--task", args.task] if args.task else ["--suite", args.suite]
     command = [
         sys.executable,
         "-m",
@@ -39,8 +40,9 @@ def run_cli(args: argparse.Namespace, batch_size: int, db: Path) -> float:
         "run",
         "--model",
         args.model,
-        "--suite",
-        args.suite,
+        *selection,
+        "--prompt-style",
+        args.prompt_style,
         "--n",
         str(args.n),
         "--difficulty",
@@ -48,7 +50,7 @@ def run_cli(args: argparse.Namespace, batch_size: int, db: Path) -> float:
         "--max-tokens",
         str(args.max_tokens),
         "--batch-size",
-        str(batch_size),
+        batch_size,
         "--db",
         str(db),
     ]
@@ -90,23 +92,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--suite", default="quick")
+    parser.add_argument("--task", default=None, help="tasks instead of the suite, e.g. arith,logic")
+    parser.add_argument("--prompt-style", default="reasoning")
     parser.add_argument("--n", type=int, default=100, help="instances per task")
     parser.add_argument("--difficulty", default="easy")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", default="auto", help="a number, or auto (the default)")
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         seq_db, batch_db = Path(tmp, "sequential.db"), Path(tmp, "batched.db")
-        seq_s = run_cli(args, 1, seq_db)
+        seq_s = run_cli(args, "1", seq_db)
         batch_s = run_cli(args, args.batch_size, batch_db)
         result = compare(seq_db, batch_db)
     print(
-        f"model {args.model}  suite {args.suite}  n/task {args.n}  {args.difficulty}  "
-        f"max_tokens {args.max_tokens}  batch {args.batch_size}"
+        f"model {args.model}  {args.task or 'suite ' + args.suite}  n/task {args.n}  "
+        f"{args.difficulty}  style {args.prompt_style}  max_tokens {args.max_tokens}  "
+        f"batch {args.batch_size}"
     )
     print(f"wall: sequential {seq_s:.0f} s, batched {batch_s:.0f} s (model load included)")
     print(
-        f"samples {result['n']:.0f}: identical outputs {result['same_output']:.1%}, "
+        f"samples {result['n']:.0f}: identical outputs {result['same_output']:.1%} "
+        f"({result['n'] * (1 - result['same_output']):.0f} differ), "
         f"same score {result['same_score']:.1%}"
     )
     print(

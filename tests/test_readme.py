@@ -1,9 +1,10 @@
 """The README's demo output is what the current code prints for that run.
 
 `benchmarks/bench_demo.py --write-readme` runs the real demo, keeps its database as
-tests/data/demo.db and pastes its output into README.md. Here the same results are printed again
-from that database, by the same code the demo ends with, at the same terminal width: if a column,
-a legend or a verdict's wording changes and the README is not regenerated, this fails.
+tests/data/demo.db and pastes its output into README.md. Here the demo is replayed from that
+database (its rounds find every sample stored, so no model is loaded) by the same code, at the
+same terminal width: if a column, a legend or a verdict's wording changes and the README is not
+regenerated, this fails.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from gapbench.cli.run_cmds import demo_config, show_results
-from gapbench.runner import plan_model
-from gapbench.store import Store
+from gapbench.catalog.types import ModelSpec
+from gapbench.cli.run_cmds import run_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -31,6 +32,13 @@ def _readme_block() -> str:
     return m.group(1)
 
 
+def _refuse(spec: ModelSpec) -> NoReturn:
+    raise AssertionError(
+        f"tests/data/demo.db lacks samples the current demo draws for {spec.id}: run "
+        "benchmarks/bench_demo.py --write-readme"
+    )
+
+
 def test_the_readme_shows_what_the_demo_prints_now(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -39,14 +47,9 @@ def test_the_readme_shows_what_the_demo_prints_now(
     monkeypatch.setenv("COLUMNS", "110")
     monkeypatch.delenv("GAPBENCH_USD_PER_HOUR", raising=False)
     monkeypatch.chdir(tmp_path)  # no gapbench.toml of the checkout's
-    config = demo_config()
-    with Store.open(db) as store:
-        scopes = {m.id: plan_model(m, config, store).scope for m in config.models}
-        assert all(plan_model(m, config, store).remaining == 0 for m in config.models), (
-            "tests/data/demo.db does not hold the current demo's samples: run "
-            "benchmarks/bench_demo.py --write-readme"
-        )
-    show_results(config, scopes, str(db), None)
+    # The demo's rounds replayed from its stored samples: every decision, the stop and the
+    # results print again, and no model is loaded.
+    run_demo(str(db), None, load=_refuse)
     printed = capsys.readouterr().out.rstrip()
     readme = _readme_block()
     assert printed == readme, (

@@ -289,3 +289,95 @@ def test_backend_with_batch_size_routes_through_the_decoder(smollm2_file: Path) 
     # Same model, same greedy settings: most outputs agree exactly with the sequential path.
     same = sum(batched[r.request_id].text == sequential[r.request_id].text for r in requests[:5])
     assert same >= 3
+
+
+# --- shared-prefix cache
+
+
+def test_common_prefix_is_capped() -> None:
+    from gapbench.backends.llamacpp_batch import _common_prefix
+
+    assert _common_prefix([1, 2, 3, 4], [1, 2, 3, 9], 10) == 3
+    assert _common_prefix([1, 2, 3], [1, 2, 3], 2) == 2
+    assert _common_prefix([1, 2], [], 5) == 0
+    assert _common_prefix([5], [6], 1) == 0
+
+
+def decode_with(
+    llm: Any, jobs: list[DecodeJob], n_slots: int, prefix_cache: bool
+) -> dict[str, DecodeResult]:
+    with BatchedDecoder(
+        llm, n_slots=n_slots, per_seq_ctx=PER_SEQ_CTX, prefix_cache=prefix_cache
+    ) as decoder:
+        return {r.job_id: r for r in decoder.run(jobs)}
+
+
+@pytest.mark.slow
+def test_prefix_reuse_gives_the_same_greedy_outputs(llama: Any) -> None:
+    # The chat template's system turn and "Write two sentences about" are shared by every job.
+    jobs = poem_jobs(llama, 6, max_tokens=20)
+    from gapbench.backends.llamacpp_batch import _common_prefix
+
+    first = jobs[0].prompt_tokens
+    shared = min(_common_prefix(first, j.prompt_tokens, len(first)) for j in jobs[1:])
+    assert shared >= 8
+    for n_slots in (1, 3):
+        plain = decode_with(llama, jobs, n_slots, prefix_cache=False)
+        reused = decode_with(llama, jobs, n_slots, prefix_cache=True)
+        assert all(r.reused_prompt_tokens == 0 for r in plain.values())
+        # Every job starts from the cached prefix (the first one right after caching it).
+        assert all(r.reused_prompt_tokens >= shared for r in reused.values())
+        assert all(r.reused_prompt_tokens < r.prompt_tokens for r in reused.values())
+        assert {k: r.text for k, r in reused.items()} == {k: r.text for k, r in plain.items()}
+    # And against the independent sequential reference, at one slot.
+    for job in jobs[:2]:
+        expected = sequential_greedy(llama, job.prompt_tokens, job.max_tokens)
+        assert decode_with(llama, [job], 1, prefix_cache=True)[job.job_id].text == expected
+
+
+@pytest.mark.slow
+def test_prefix_cache_follows_a_change_of_prefix(llama: Any) -> None:
+    # Two groups with different long shared prefixes, then a job sharing nothing but BOS-like
+    # template tokens with the rest: each group reuses its own prefix, and outputs stay the same.
+    intro_a = "You are a careful poet who writes about nature and travel. "
+    intro_b = "Answer like a ship's captain reporting to the harbour master, briefly. "
+    jobs = [
+        DecodeJob(
+            job_id=f"{tag}{i}",
+            prompt_tokens=llama.tokenize(
+                (intro + f"Write one sentence about {SUBJECTS[i]}.").encode(), add_bos=True
+            ),
+            max_tokens=12,
+        )
+        for tag, intro in (("a", intro_a), ("b", intro_b))
+        for i in range(3)
+    ]
+    jobs.append(DecodeJob(job_id="lone", prompt_tokens=llama.tokenize(b"Hi"), max_tokens=6))
+    plain = decode_with(llama, jobs, 2, prefix_cache=False)
+    reused = decode_with(llama, jobs, 2, prefix_cache=True)
+    intro_tokens = {
+        tag: len(llama.tokenize(intro.encode(), add_bos=True)) - 1
+        for tag, intro in (("a", intro_a), ("b", intro_b))
+    }
+    for job_id, result in reused.items():
+        if job_id == "lone":
+            assert result.reused_prompt_tokens == 0
+        else:
+            assert result.reused_prompt_tokens >= intro_tokens[job_id[0]]
+    assert {k: r.text for k, r in reused.items()} == {k: r.text for k, r in plain.items()}
+
+
+@pytest.mark.slow
+def test_backend_batch_size_auto(smollm2_file: Path) -> None:
+    from gapbench.backends.llamacpp import AUTO_BATCH_SIZE, LlamaCppBackend
+
+    backend = LlamaCppBackend(
+        smollm2_file, chat=True, context_per_sequence=PER_SEQ_CTX, threads=1, batch_size=None
+    )
+    try:
+        info = backend.info()
+        # SmolLM2's 256-token KV cache is tiny: memory never caps the automatic size here.
+        assert info.batch_size == backend.batch_size == AUTO_BATCH_SIZE
+        assert info.extra["batch_size_choice"] == "auto"
+    finally:
+        backend.close()

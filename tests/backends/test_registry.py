@@ -65,7 +65,7 @@ def test_scripted_backend_loads_without_weights() -> None:
 
 def test_options_defaults_and_validation() -> None:
     options = BackendOptions()
-    assert options.batch_size == 1 and options.seed == 0 and not options.verbose
+    assert options.batch_size is None and options.seed == 0 and not options.verbose
     assert options.context_per_sequence(spec("x", context_length=8192)) == 2048
     assert options.context_per_sequence(spec("x", context_length=1024)) == 1024
     assert BackendOptions(n_ctx=4096).context_per_sequence(spec("x", context_length=1024)) == 4096
@@ -116,3 +116,29 @@ def test_load_llamacpp_through_registry(smollm2_file: Path) -> None:
         assert info.extra["n_ctx"] == "256"
     finally:
         backend.close()
+
+
+def test_batch_size_auto_resolution() -> None:
+    assert BackendOptions().batch_size is None
+    assert BackendOptions().resolved_batch_size() == 1  # a backend that does not batch
+    assert BackendOptions().resolved_batch_size(8) == 8
+    assert BackendOptions(batch_size=1).resolved_batch_size(8) == 1
+    assert BackendOptions(batch_size=3).resolved_batch_size(8) == 3
+
+
+def test_llamacpp_auto_batch_size_is_capped_by_kv_memory() -> None:
+    from gapbench.backends.llamacpp import AUTO_BATCH_SIZE, KV_MEMORY_SHARE, auto_batch_size
+
+    mib = 2**20
+    assert auto_batch_size(24 * mib, available=16 * 1024 * mib) == AUTO_BATCH_SIZE
+    assert auto_batch_size(24 * mib, available=None) >= 1
+    # A 1 GiB-per-sequence cache on 16 GiB: a quarter is 4 GiB, 4 sequences, one is the prefix's.
+    assert KV_MEMORY_SHARE == 0.25
+    assert auto_batch_size(1024 * mib, available=16 * 1024 * mib) == 3
+    assert auto_batch_size(1024 * mib, available=2 * 1024 * mib) == 1
+
+
+def test_available_ram_is_read_from_meminfo() -> None:
+    text = "MemTotal:       24000000 kB\nMemAvailable:   1000 kB\n"
+    assert hardware.available_ram_bytes(text) == 1000 * 1024
+    assert hardware.available_ram_bytes("MemTotal: 5 kB\n") is None

@@ -151,6 +151,8 @@ def test_leaderboard_on_missing_db(tmp_path: Path) -> None:
         (("--temperature", "inf"), "not a finite number"),
         (("--samples", "3", "--temperature", "nan"), "not a finite number"),
         (("--usd-per-hour", "inf"), "not a finite number"),
+        (("--batch-size", "0"), "'0' is neither 'auto' nor a whole number of at least 1"),
+        (("--batch-size", "many"), "'many' is neither 'auto' nor a whole number of at least 1"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(

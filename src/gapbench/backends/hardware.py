@@ -65,6 +65,17 @@ def _total_ram_gib(meminfo: str) -> float | None:
     return None
 
 
+def available_ram_bytes(meminfo: str | None = None) -> int | None:
+    """Memory the kernel could hand out now without swapping (MemAvailable), None when unknown."""
+    text = _read(_MEMINFO) if meminfo is None else meminfo
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            fields = line.split()
+            if len(fields) >= 2 and fields[1].isdigit():
+                return int(fields[1]) * 1024  # the value is in KiB
+    return None
+
+
 def _gpus() -> list[str]:
     """GPU names from `nvidia-smi -L`; empty when there is no NVIDIA driver (the common case)."""
     if shutil.which("nvidia-smi") is None:

@@ -39,6 +39,17 @@ if TYPE_CHECKING:
 # set before llama_cpp loads its library; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+AUTO_BATCH_SIZE = 8
+"""Slots of the continuous-batching decoder when the user does not choose (`--batch-size auto`).
+Measured on 2 cores with Qwen2.5-Coder-0.5B (docs/benchmarks.md): 8 slots decode ~1.7-2.3x the
+one-sequence rate, 16 only ~10-25% more at twice the KV memory, and a run of a few dozen instances
+per task spends its last steps draining the slots, which costs more the more slots there are."""
+
+KV_MEMORY_SHARE = 0.25
+"""Share of the memory available at load time that the automatic batch size lets the KV cache
+take, so that a large model's cache (Llama-3-8B: 256 MiB per 2048-token sequence) never pushes the
+machine into swap."""
+
 # ctypes callbacks must outlive their registration or llama.cpp calls freed memory.
 _SILENT_LOG_CALLBACK: Any = None
 
@@ -125,7 +136,7 @@ class LlamaCppBackend:
         chat: bool,
         context_per_sequence: int,
         threads: int,
-        batch_size: int = 1,
+        batch_size: int | None = 1,
         seed: int = 0,
         verbose: bool = False,
         model_sha256: str | None = None,
@@ -137,7 +148,6 @@ class LlamaCppBackend:
         self.chat = chat
         self.context_per_sequence = context_per_sequence
         self.threads = threads
-        self.batch_size = batch_size
         self.seed = seed
         self.model_sha256 = model_sha256
         self._model_id = model_id
@@ -145,7 +155,8 @@ class LlamaCppBackend:
         _set_engine_logging(verbose)
         load_start = time.perf_counter()
         try:
-            # Decoding is sequential for now, so the KV cache needs room for one sequence only.
+            # This context serves --batch-size 1 (one sequence at a time); the batched decoder
+            # makes its own, sized for all its slots.
             self._llama: Any = llama_cpp.Llama(
                 model_path=str(self.model_path),
                 n_ctx=context_per_sequence,
@@ -159,6 +170,13 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._file_error("llama.cpp cannot load it") from exc
         self.load_seconds = time.perf_counter() - load_start
+        self.batch_size_auto = batch_size is None
+        """Whether the batch size was chosen here (None given) rather than by the user."""
+        self.batch_size: int = (
+            batch_size
+            if batch_size is not None
+            else auto_batch_size(kv_bytes_per_sequence(self._llama, context_per_sequence))
+        )
         self._decoder: Any = None
         """The continuous-batching decoder, created on first use when batch_size > 1."""
         self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
@@ -359,7 +377,11 @@ class LlamaCppBackend:
 
         from gapbench.backends.hardware import describe_device
 
-        extra = {"n_ctx": str(self.context_per_sequence), "load_s": f"{self.load_seconds:.3f}"}
+        extra = {
+            "n_ctx": str(self.context_per_sequence),
+            "load_s": f"{self.load_seconds:.3f}",
+            "batch_size_choice": "auto" if self.batch_size_auto else "set",
+        }
         if self.chat:
             extra["chat_template"] = self.template_source
         return BackendInfo(
@@ -382,6 +404,34 @@ class LlamaCppBackend:
         if llama is not None:
             llama.close()
             self._llama = None
+
+
+def kv_bytes_per_sequence(llama: Any, per_seq_ctx: int) -> int:
+    """Bytes of f16 KV cache (llama.cpp's default type) of one sequence of `per_seq_ctx` tokens."""
+    import llama_cpp
+
+    model = llama.model
+    n_layer = int(llama_cpp.llama_model_n_layer(model))
+    n_head = max(1, int(llama_cpp.llama_model_n_head(model)))
+    n_head_kv = int(llama_cpp.llama_model_n_head_kv(model))
+    n_embd = int(llama_cpp.llama_model_n_embd(model))
+    arch = llama.metadata.get("general.architecture", "")
+    # Some models' heads are wider than n_embd / n_head (Gemma 3: 256 against 640 / 4).
+    key = int(llama.metadata.get(f"{arch}.attention.key_length", n_embd // n_head))
+    value = int(llama.metadata.get(f"{arch}.attention.value_length", key))
+    return per_seq_ctx * n_layer * n_head_kv * (key + value) * 2
+
+
+def auto_batch_size(kv_per_sequence: int, available: int | None = None) -> int:
+    """AUTO_BATCH_SIZE, or fewer slots when their KV cache (one more sequence for the shared
+    prefix) would take over KV_MEMORY_SHARE of the memory available now."""
+    from gapbench.backends.hardware import available_ram_bytes
+
+    free = available_ram_bytes() if available is None else available
+    if free is None or kv_per_sequence <= 0:
+        return AUTO_BATCH_SIZE
+    fits = int(free * KV_MEMORY_SHARE) // kv_per_sequence - 1
+    return max(1, min(AUTO_BATCH_SIZE, fits))
 
 
 def _model_sha256(spec: ModelSpec, path: Path) -> str:

@@ -30,8 +30,10 @@ class BackendOptions:
 
     threads: int | None = None
     """CPU threads; None -> the number of physical cores."""
-    batch_size: int = 1
-    """Requests decoded together (sequences sharing the KV cache)."""
+    batch_size: int | None = None
+    """Requests decoded together (sequences sharing the KV cache); None -> the backend's own
+    automatic choice (`resolved_batch_size`): llama.cpp batches 8, capped by KV memory; backends
+    that do not batch use 1."""
     n_ctx: int | None = None
     """Context window of ONE request (prompt + completion) in tokens; None -> 2048 capped by the
     model's trained context. A batching engine allocates n_ctx * batch_size in total."""
@@ -44,7 +46,7 @@ class BackendOptions:
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"threads must be at least 1 (got {self.threads}).")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"batch size must be at least 1 (got {self.batch_size}).")
         if self.n_ctx is not None and self.n_ctx < 16:
             raise UsageError(f"context size must be at least 16 tokens (got {self.n_ctx}).")
@@ -56,6 +58,11 @@ class BackendOptions:
         from gapbench.backends.hardware import physical_cores
 
         return self.threads if self.threads is not None else physical_cores()
+
+    def resolved_batch_size(self, automatic: int = 1) -> int:
+        """The explicit batch size, else `automatic`: what the backend picks for itself (1 for a
+        backend that does not batch)."""
+        return self.batch_size if self.batch_size is not None else max(1, automatic)
 
     def context_per_sequence(self, spec: ModelSpec) -> int:
         """Tokens of context one request may use (prompt + completion)."""

@@ -383,7 +383,8 @@ def create(
         gguf_file=path.name if is_gguf else None,
         chat=spec.kind == "instruct",
         threads=options.resolved_threads(),
-        batch_size=options.batch_size,
+        # Padded batches change greedy outputs and gain little on CPU: auto stays sequential.
+        batch_size=options.resolved_batch_size(1),
         context_limit=options.n_ctx,
         verbose=options.verbose,
         model_sha256=catalog_hash or weights_sha256(path),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gapbench.cli.options import json_option, print_json
+from gapbench.cli.options import json_option, print_json, wide_option, wide_requested
 
 if TYPE_CHECKING:
     from gapbench.perf.prices import PriceQuote
@@ -19,6 +19,7 @@ def models() -> None:
 
 @models.command("list")
 @json_option
+@wide_option
 def models_list(as_json: bool) -> None:
     """Every catalog model and API model: where it comes from, whether its weights are pulled,
     whether its API key is set, and its token price with the price's source and date."""
@@ -49,7 +50,7 @@ def models_list(as_json: bool) -> None:
             ]
         )
     else:
-        print_models(specs, pulled, prices)
+        print_models(specs, pulled, prices, wide=wide_requested())
 
 
 def _price_json(quote: PriceQuote | None) -> dict[str, object] | None:
@@ -80,6 +81,7 @@ def tasks() -> None:
 
 @tasks.command("list")
 @json_option
+@wide_option
 def tasks_list(as_json: bool) -> None:
     """Every task family: area, language, levels, version, and the suites that use it."""
     from gapbench.report.console import print_tasks
@@ -107,4 +109,4 @@ def tasks_list(as_json: bool) -> None:
             ]
         )
     else:
-        print_tasks(all_tasks, suites_of)
+        print_tasks(all_tasks, suites_of, wide=wide_requested())

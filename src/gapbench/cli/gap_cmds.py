@@ -12,6 +12,8 @@ from gapbench.cli.options import (
     load_results,
     margin_option,
     task_selection,
+    wide_option,
+    wide_requested,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ def overall_origin_gap(samples: list[SampleRecord], margin: float | None) -> Ori
 @margin_option
 @db_option
 @json_option
+@wide_option
 def gap(
     by: str,
     task: str | None,
@@ -98,4 +101,5 @@ def gap(
     if as_json:
         print_json(report.as_dict())
     else:
-        print_gap(report, f"Best {FIRST_ORIGIN} against best {SECOND_ORIGIN} ({db_path})")
+        title = f"Best {FIRST_ORIGIN} against best {SECOND_ORIGIN} ({db_path})"
+        print_gap(report, title, wide=wide_requested())

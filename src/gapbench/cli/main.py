@@ -47,7 +47,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from gapbench.cli import catalog_cmds, gap_cmds, read_cmds, run_cmds
+    from gapbench.cli import catalog_cmds, gap_cmds, read_cmds, report_cmds, run_cmds
 
     main.add_command(run_cmds.run)
     main.add_command(run_cmds.demo)
@@ -56,6 +56,9 @@ def _register() -> None:
     main.add_command(gap_cmds.gap)
     main.add_command(catalog_cmds.models)
     main.add_command(catalog_cmds.tasks)
+    main.add_command(report_cmds.report)
+    main.add_command(report_cmds.serve)
+    main.add_command(report_cmds.export)
 
 
 _register()

@@ -34,6 +34,33 @@ def json_option(func: F) -> F:
     )(func)
 
 
+WIDE = "gapbench.wide"
+
+
+def wide_option(func: F) -> F:
+    """--wide, kept in the click context (see wide_requested) rather than passed as a parameter,
+    so that commands printing tables deep down (run, demo) need no extra argument."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        ctx.meta[WIDE] = value
+        return value
+
+    return click.option(
+        "--wide",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Show every column of tables, even past the terminal's width (by default columns "
+        "that do not fit are left out, least important first, and named under the table).",
+    )(func)
+
+
+def wide_requested() -> bool:
+    """Whether the running command was given --wide (False outside a click command)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(WIDE, False))
+
+
 def task_selection(func: F) -> F:
     func = click.option("--suite", default=None, help="A suite of tasks, e.g. 'quick'.")(func)
     func = click.option("--task", default=None, help="A single task, e.g. 'arith'.")(func)

@@ -12,6 +12,8 @@ from gapbench.cli.options import (
     price_option,
     print_json,
     task_selection,
+    wide_option,
+    wide_requested,
 )
 
 
@@ -28,6 +30,7 @@ def _task_names(task: str | None, suite: str | None) -> list[str] | None:
 @db_option
 @price_option
 @json_option
+@wide_option
 def leaderboard(
     task: str | None, suite: str | None, db_path: str, usd_per_hour: float | None, as_json: bool
 ) -> None:
@@ -40,7 +43,8 @@ def leaderboard(
     if as_json:
         print_json([row.as_dict() for row in rows])
     else:
-        print_leaderboard(rows, f"Leaderboard ({db_path})", accounting.usd_per_hour)
+        title = f"Leaderboard ({db_path})"
+        print_leaderboard(rows, title, accounting.usd_per_hour, wide=wide_requested())
 
 
 @click.command()

@@ -14,16 +14,20 @@ from gapbench.cli.options import (
     open_store,
     price_option,
     task_selection,
+    wide_option,
+    wide_requested,
 )
+from gapbench.cli.until_verdict import until_verdict_options
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from gapbench.backends.base import Backend
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.types import ModelSpec
     from gapbench.runner import BackendFactory, RunConfig, RunOutcome
+    from gapbench.sequential_run import PairState
     from gapbench.stats.summary import ScoreRow
     from gapbench.store.records import SampleRecord
     from gapbench.tasks.base import Difficulty, Task
@@ -40,10 +44,15 @@ MAX_PROMPT_VARIANTS = 5
 MAX_SEED = 2**63 - 1
 """The seed is stored as an SQLite integer, which has 64 bits with a sign."""
 
-DEMO_SUITE = "quick"
-DEMO_N = 10
-"""Instances per task: 30 paired instances per pair of models, enough to separate models whose
-accuracies differ by ~30 points, within the 5-minute budget on 2 cores (docs/benchmarks.md)."""
+DEMO_TASKS = "logic,boolean"
+"""Ordering puzzles and boolean formulas: the families where the three offline models differ
+most under the answer-line prompt (docs/benchmarks.md, prompt styles), so that sequential
+sampling can settle a pair within the demo's budget."""
+DEMO_MAX_N = 40
+"""Instances per task at most: the demo draws rounds of 10, 12, 15, 18, 22, 27, 33 and 40
+(--until-verdict) and stops sooner once every pair is settled. Qwen2.5-Coder's lead over
+SmolLM2 settles at the round of 33; with a cap of 53 the demo took 291 s on 2 cores, too close to
+its 5-minute budget (docs/benchmarks.md)."""
 DEMO_DIFFICULTY: Difficulty = "easy"
 """Sub-1B models score near zero on harder levels, which would leave nothing to compare."""
 DEMO_MAX_TOKENS = 192
@@ -85,6 +94,19 @@ def _check_levels(tasks: list[Task], difficulty: str) -> None:
     for task in tasks:
         if task.kind == "fresh":
             check_level(task, difficulty)  # type: ignore[arg-type]  # a click.Choice value
+
+
+def _batch_size(value: str) -> int | None:
+    """--batch-size: 'auto' (None: the backend chooses) or a whole number of at least 1."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise click.BadParameter(f"'{value}' is neither 'auto' nor a whole number of at least 1.")
+    return size
 
 
 def _bounded(value: int, flag: str, high: int, what: str, low: int = 1) -> int:
@@ -151,10 +173,14 @@ def show_results(
     scopes: Mapping[str, frozenset[tuple[str, str]]],
     db_path: str,
     usd_per_hour: float | None,
+    n_by_model: Mapping[str, int] | None = None,
+    sequential: Sequence[PairState] | None = None,
 ) -> None:
     """The results of exactly what was planned (other seeds, levels or settings stored for the
     same models stay out), with planned counts beside the scores; exit 1 when some planned
-    sample has no answer."""
+    sample has no answer. After --until-verdict, `n_by_model` gives the instances per task each
+    model ran (else config.n), and the sequential verdicts replace the fixed-n ones, which
+    would not hold after looking at the data round by round."""
     from gapbench.cli.gap_cmds import overall_origin_gap
     from gapbench.report.console import print_gap_line, print_leaderboard, print_verdicts
     from gapbench.stats.summary import OVERALL, pairwise, summarize
@@ -164,9 +190,11 @@ def show_results(
         return (
             (k.task, k.settings_hash) in scopes.get(k.model_id, frozenset())
             and (k.seed, k.difficulty) == (config.seed, config.difficulty)
-            and k.index < config.n
+            and k.index < per_model.get(k.model_id, config.n)
             and k.draw < config.samples
         )
+
+    per_model = dict(n_by_model or {})
 
     samples, accounting = load_results(
         db_path,
@@ -175,12 +203,20 @@ def show_results(
         usd_per_hour,
         keep=planned,
     )
-    per_task = config.n * config.samples
-    counts = {(m.id, t.name): per_task for m in config.models for t in config.tasks}
+    counts = {
+        (m.id, t.name): per_model.get(m.id, config.n) * config.samples
+        for m in config.models
+        for t in config.tasks
+    }
     rows = summarize(samples, accounting, planned=counts)
-    print_leaderboard(rows, "Results", accounting.usd_per_hour)
-    if len(config.models) > 1:
+    print_leaderboard(rows, "Results", accounting.usd_per_hour, wide=wide_requested())
+    if sequential is not None:
+        from gapbench.report.sequential import print_sequential_verdicts
+
+        print_sequential_verdicts(sequential)
+    elif len(config.models) > 1:
         print_verdicts(pairwise(samples, rows))
+    if len(config.models) > 1:
         gap = overall_origin_gap(samples, None)
         if gap is not None:
             print_gap_line(gap)
@@ -289,10 +325,13 @@ def _check_answered(overall: list[ScoreRow], db_path: str) -> None:
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1),
-    default=1,
+    callback=lambda ctx, param, value: _batch_size(value),
+    default="auto",
     show_default=True,
-    help="Sequences decoded together by a local model (continuous batching).",
+    help="Sequences decoded together by a local model (continuous batching); 'auto' lets the "
+    "backend choose (llama.cpp: 8, fewer if their KV cache would not fit), 1 decodes one at a "
+    "time. Greedy outputs can differ between batch sizes (floating-point order); the size is "
+    "stored with every run.",
 )
 @click.option(
     "--concurrency",
@@ -300,8 +339,10 @@ def _check_answered(overall: list[ScoreRow], db_path: str) -> None:
     default=None,
     help="Requests in flight per API model (default: the catalog's, else 16).",
 )
+@until_verdict_options
 @db_option
 @price_option
+@wide_option
 def run(
     model_refs: tuple[str, ...],
     task: str | None,
@@ -316,21 +357,37 @@ def run(
     prompt_variants: int,
     unsafe_sandbox: bool,
     threads: int | None,
-    batch_size: int,
+    batch_size: int | None,
     concurrency: int | None,
     db_path: str,
     usd_per_hour: float | None,
+    until_verdict: bool,
+    margin: float | None,
+    max_n: int | None,
+    max_usd: float | None,
+    max_minutes: float | None,
 ) -> None:
-    """Evaluate models on a task or suite; resumes, running only what the database lacks."""
+    """Evaluate models on a task or suite; resumes, running only what the database lacks.
+
+    With --until-verdict, instances are drawn in rounds (10 per task, then 1.2x as many each
+    round) until every pair of models is settled or a budget is spent."""
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.loader import resolve_model
+    from gapbench.cli.until_verdict import check_models_and_tasks, check_until_verdict
     from gapbench.runner import RunConfig, check_config
     from gapbench.tasks.suites import resolve_tasks
 
+    n_source = click.get_current_context().get_parameter_source("n")
+    n_given = n_source not in (None, click.core.ParameterSource.DEFAULT)
+    margin_fraction, budget = check_until_verdict(
+        until_verdict, margin, max_n, max_usd, max_minutes, n_given
+    )
     _check_draws(samples, temperature)
     check_prices(usd_per_hour)
     models = [resolve_model(ref) for ref in model_refs]
     tasks = resolve_tasks(task, suite)
+    if until_verdict:
+        check_models_and_tasks(models, tasks, budget)
     _check_levels(tasks, difficulty)
     _check_sandbox(tasks, unsafe_sandbox)
     _preflight(models)
@@ -346,8 +403,20 @@ def run(
         prompt_style=prompt_style,
         prompt_variants=prompt_variants,
     )
-    check_config(config)
     options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)
+    if until_verdict:
+        from dataclasses import replace
+
+        from gapbench.cli.until_verdict import execute_until_verdict
+
+        check_config(replace(config, n=budget.max_n))
+        result = execute_until_verdict(
+            config, db_path, options, budget, margin_fraction, usd_per_hour
+        )
+        final = replace(config, n=max(result.n_by_model.values(), default=0))
+        show_results(final, result.scopes, db_path, usd_per_hour, result.n_by_model, result.pairs)
+        return
+    check_config(config)
     outcomes = _execute(config, db_path, options)
     show_results(config, _scopes(outcomes), db_path, usd_per_hour)
 
@@ -357,43 +426,55 @@ def _scopes(outcomes: list[RunOutcome]) -> dict[str, frozenset[tuple[str, str]]]
     return {outcome.model_id: outcome.scope for outcome in outcomes}
 
 
-def demo_config(n: int = DEMO_N) -> RunConfig:
-    """What `gapbench demo` runs (tests re-render the README's demo output from it)."""
+def demo_config() -> RunConfig:
+    """What `gapbench demo` runs (its n is the budget's; rounds take it up to there)."""
     from gapbench.catalog.loader import list_models
     from gapbench.runner import RunConfig
     from gapbench.tasks.suites import resolve_tasks
 
     return RunConfig(
         models=[m for m in list_models() if m.in_demo],
-        tasks=resolve_tasks(None, DEMO_SUITE),
-        n=n,
+        tasks=resolve_tasks(DEMO_TASKS, None),
+        n=DEMO_MAX_N,
         difficulty=DEMO_DIFFICULTY,
         max_tokens=DEMO_MAX_TOKENS,
         prompt_style=DEMO_PROMPT_STYLE,
     )
 
 
+def run_demo(db_path: str, usd_per_hour: float | None, load: BackendFactory | None = None) -> None:
+    """The demo once its models are pulled: sequential rounds until every pair is settled or
+    DEMO_MAX_N instances per task, then the results. `load` replaces the model loader (the
+    README test replays the stored demo with one that refuses to load anything)."""
+    from dataclasses import replace
+
+    from gapbench.backends.registry import BackendOptions
+    from gapbench.cli.until_verdict import execute_until_verdict
+    from gapbench.sequential_run import Budget
+    from gapbench.stats.equivalence import DEFAULT_MARGIN
+
+    config = demo_config()
+    options = BackendOptions(batch_size=DEMO_BATCH_SIZE)
+    budget = Budget(max_n=DEMO_MAX_N)
+    result = execute_until_verdict(
+        config, db_path, options, budget, DEFAULT_MARGIN, usd_per_hour, load
+    )
+    final = replace(config, n=max(result.n_by_model.values(), default=0))
+    show_results(final, result.scopes, db_path, usd_per_hour, result.n_by_model, result.pairs)
+
+
 @click.command()
-@click.option(
-    "--n",
-    type=int,
-    callback=lambda ctx, param, value: _bounded(value, "--n", MAX_N, "instances per task"),
-    default=DEMO_N,
-    show_default=True,
-    help="Instances per task.",
-)
 @db_option
 @price_option
-def demo(n: int, db_path: str, usd_per_hour: float | None) -> None:
-    """Pull three small offline models, run them on the quick suite, print the verdicts."""
-    from gapbench.backends.registry import BackendOptions
+@wide_option
+def demo(db_path: str, usd_per_hour: float | None) -> None:
+    """Pull three small offline models, draw logic and boolean instances in rounds until the
+    verdicts settle (at most 40 per task), print results, verdicts and the CN-vs-US gap."""
     from gapbench.catalog.pull import pull
 
     check_prices(usd_per_hour)
-    config = demo_config(n)
-    for spec in config.models:
+    for spec in demo_config().models:
         click.echo(f"Model {spec.id}: ", nl=False, err=True)
         path = pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
         click.echo(f"ready ({path})", err=True)
-    outcomes = _execute(config, db_path, BackendOptions(batch_size=DEMO_BATCH_SIZE))
-    show_results(config, _scopes(outcomes), db_path, usd_per_hour)
+    run_demo(db_path, usd_per_hour)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Column, Table
 
     from gapbench.catalog.types import ModelSpec
     from gapbench.perf.prices import PriceQuote
@@ -21,6 +22,148 @@ def _console() -> Console:
     from rich.console import Console
 
     return Console()
+
+
+# Fitting tables to the terminal. Each table names its columns in order of priority: the first
+# `always` entries are always shown, the rest are dropped from the end until the table fits the
+# terminal with every cell whole (no model id split across lines), and a note under the table
+# names what was dropped. --wide keeps every column and prints past the terminal's width where it
+# must. The same orders are in the README.
+Order = Sequence[str]
+
+LEADERBOARD_ORDER: Order = (
+    "model / task", "n", "acc%", "95% CI",  # always shown
+    "pass@k%", "spread", "noans%", "rank", "tok/s", "$/corr", "p50 s", "MB", "fail",
+)  # fmt: skip
+MODELS_ORDER: Order = (
+    "id",  # always shown
+    "origin", "params", "pulled", "key", "$/M in/out", "kind", "organisation", "price from",
+    "license", "quant",
+)  # fmt: skip
+TASKS_ORDER: Order = (
+    "name", "description",  # always shown
+    "area", "lang", "levels", "kind", "suites", "version",
+)  # fmt: skip
+
+
+def gap_order(first: str, second: str, key: str) -> Order:
+    """The gap tables ('task' or 'as of' first)."""
+    return (key, f"{first}-{second}", "95% CI", "verdict", "best model (acc%)", "n")
+
+
+def _widths(column: Column, console: Console) -> tuple[int, int]:
+    """The narrowest the column can be with every cell whole (its widest line where it does not
+    wrap, else its longest word; the header never wraps), and its natural width (no line
+    wrapped)."""
+    from rich.measure import Measurement
+
+    options = console.options.update_width(10_000)
+    header = Measurement.get(console, options, column.header).maximum
+    least = natural = max(header, column.min_width or 0)
+    for cell in column.cells:
+        measured = Measurement.get(console, options, cell)
+        least = max(least, measured.maximum if column.no_wrap else measured.minimum)
+        natural = max(natural, measured.maximum)
+    return least, natural
+
+
+def _spread(room: int, wants: Sequence[int]) -> list[int]:
+    """`room` shared out in proportion to `wants`, none getting more than it wants."""
+    total = sum(wants)
+    if total <= room:
+        return list(wants)
+    shares = [want * room // total for want in wants]
+    for i in sorted(range(len(wants)), key=lambda i: -wants[i]):
+        if sum(shares) >= room:
+            break
+        shares[i] += 1
+    return shares
+
+
+def fit_table(
+    table: Table, console: Console, order: Order, *, always: int, wide: bool = False
+) -> tuple[Table, int, list[str]]:
+    """`table` with the columns that fit `console.width`, the width to print it at, and the
+    headers left out. Columns are dropped from the end of `order` (never its first `always`
+    entries; a column it does not name is never dropped) until the narrowest rendering that keeps
+    every cell whole fits; then every column gets a width at least that narrow, so that rich
+    never folds a model id, and what room is left goes to the columns that wrap (prose). If even
+    the columns always shown do not fit, the first one (the model id) folds. With `wide`, nothing
+    is dropped and the width grows to what every column needs."""
+    import copy
+    from dataclasses import replace
+
+    from rich.measure import Measurement
+
+    sizes = {str(c.header): _widths(c, console) for c in table.columns}
+    droppable = [header for header in order[always:] if header in sizes]
+
+    def with_columns(columns: Sequence[Column]) -> Table:
+        fitted = copy.copy(table)
+        fitted.columns = [replace(c, _index=i) for i, c in enumerate(columns)]
+        return fitted
+
+    def least(dropped: Sequence[str]) -> int:
+        """The narrowest the table can be without these columns: their narrowest widths plus
+        what borders and padding add (measured on the table with every column 0 wide)."""
+        kept = [c for c in table.columns if str(c.header) not in dropped]
+        empty = with_columns([replace(c, width=0, min_width=None) for c in kept])
+        frame = Measurement.get(console, console.options.update_width(10_000), empty).minimum
+        return frame + sum(sizes[str(c.header)][0] for c in kept)
+
+    dropped: list[str] = []
+    while not wide and least(dropped) > console.width and droppable:
+        dropped.append(droppable.pop())
+    width = max(console.width, least(dropped)) if wide else console.width
+    room = width - least(dropped)
+    columns = [c for c in table.columns if str(c.header) not in dropped]
+    narrow = [sizes[str(c.header)][0] for c in columns]
+    wants = [sizes[str(c.header)][1] - low for c, low in zip(columns, narrow, strict=True)]
+    extra = _spread(max(room, 0), wants)
+    # A column given all it wants keeps rich's sizing; the others get their width fixed.
+    fixed = [more < want for want, more in zip(wants, extra, strict=True)]
+    if room < 0:  # the first column cannot stay whole: it folds into what the others leave
+        columns[0] = replace(columns[0], no_wrap=False, overflow="fold")
+        narrow[0], extra[0], fixed[0] = max(1, narrow[0] + room), 0, True
+    fitted = with_columns(
+        [
+            replace(c, min_width=low, width=low + more if fix else None)
+            for c, low, more, fix in zip(columns, narrow, extra, fixed, strict=True)
+        ]
+    )
+    # Named in table order, not in the order they were dropped.
+    return fitted, width, [str(c.header) for c in table.columns if str(c.header) in dropped]
+
+
+def print_table(
+    table: Table, console: Console, order: Order, *, always: int, wide: bool = False
+) -> list[str]:
+    """Print `table` fitted to the terminal (see fit_table); returns the headers left out."""
+    fitted, width, dropped = fit_table(table, console, order, always=always, wide=wide)
+    narrow = console.width
+    if width > narrow:  # --wide: past the terminal's edge rather than fold (`less -S` scrolls)
+        console.width = width
+    try:
+        console.print(fitted)
+    finally:
+        console.width = narrow
+    return dropped
+
+
+def print_dropped(console: Console, dropped: Sequence[str]) -> None:
+    """The note under a table that had to leave columns out."""
+    if not dropped:
+        return
+    from rich.markup import escape
+
+    console.print(
+        escape(
+            f"Left out to fit {console.width} columns: {', '.join(dropped)} (--wide shows every "
+            "column, as does a wider terminal)."
+        ),
+        style="dim",
+        highlight=False,
+    )
 
 
 def _pct(x: float) -> str:
@@ -51,10 +194,14 @@ def _pass_at_k(row: ScoreRow) -> str:
     return "\n".join(shown) if shown else "-"
 
 
-def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> None:
+def print_leaderboard(
+    rows: Sequence[ScoreRow], title: str, price: float, *, wide: bool = False
+) -> None:
     """One block per model, best overall first: the pooled row, then each task. A pass@k column
     appears only when some instance was drawn several times, so single-draw tables keep their
-    width."""
+    width. Columns that do not fit the terminal go in LEADERBOARD_ORDER's order (--wide keeps
+    them)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from gapbench.stats.summary import OVERALL
@@ -68,17 +215,12 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
     table = Table(
         title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)
     )
-    # Task rows sit indented under their model's overall row: one column fewer, so the table
-    # still fits an 80-column terminal.
-    # A table with answered/planned counts ('7/80') gives the model column 4 characters less.
-    short = any(row.n < row.planned for row in rows)
-    # The rank interval leads each model's row, as on LMArena's leaderboard; the model column
-    # gives up the room it takes.
+    # Task rows sit indented under their model's overall row: one column fewer. The rank
+    # interval leads each model's row, as on LMArena's leaderboard.
     ranked = any(row.rank_interval for row in rows)
     if ranked:
         table.add_column("rank", no_wrap=True)
-    width = (12 if short else 16) - (6 if ranked else 0)
-    table.add_column("model / task", overflow="fold", min_width=width)
+    table.add_column("model / task", no_wrap=True)  # ids whole: fit_table drops columns instead
     # pass@k sits next to the accuracy it extends; only when some instance has several draws.
     drawn = any(row.draws_per_instance > 1 and row.pass_at_k for row in rows)
     # How far accuracy moves across phrasings (--prompt-variants), beside the accuracy it qualifies.
@@ -113,11 +255,12 @@ def print_leaderboard(rows: Sequence[ScoreRow], title: str, price: float) -> Non
             cells.insert(3, "-" if spread is None else _pct(spread))
         if drawn:
             cells.insert(3, _pass_at_k(row))
-        name = (f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}"
+        # Model ids are user text: '[...]' in one must print as written, not as rich markup.
+        name = escape(f"{row.model} *" if row.pareto else row.model) if overall else f"  {row.task}"
         rank = (row.rank_interval or "-") if overall else ""
         name_cells = [rank, name] if ranked else [name]
         table.add_row(*name_cells, *cells, style="bold" if overall else None)
-    console.print(table)
+    print_dropped(console, print_table(table, console, LEADERBOARD_ORDER, always=4, wide=wide))
     _warn_unanswered(console, [row for row in rows if row.task == OVERALL])
     console.print(
         "n: answered samples (answered/planned, in red, when some planned samples have no "
@@ -213,22 +356,24 @@ def _gap_verdict(row: OriginGap) -> str:
 
 
 def _gap_cells(row: OriginGap) -> list[str]:
-    """CN-US, 95% CI, verdict, then the best model of each origin with its accuracy."""
+    """CN-US, 95% CI, verdict, then the best model of each origin with its accuracy, one line
+    each ('CN 57.5 qwen2.5-coder-0.5b-instruct'): stacked, so the column is only as wide as the
+    longer id and fits 80 columns with the catalog's ids."""
     from gapbench.stats.paired import format_pts
 
     gap = "-" if row.diff is None else format_pts(row.diff)
     ci = "-" if row.ci95 is None else f"{format_pts(row.ci95[0])}..{format_pts(row.ci95[1])}"
-    cells = [gap, ci, _gap_verdict(row)]
+    lines = []
     for origin in (row.first, row.second):
         best = row.best.get(origin)
-        cells.append(f"{_pct(best.accuracy)} {best.model}" if best else "-")
-    return cells
+        lines.append(f"{origin} {_pct(best.accuracy)} {best.model}" if best else f"{origin} -")
+    return [gap, ci, _gap_verdict(row), "\n".join(lines)]
 
 
-def print_gap(report: GapReport, title: str) -> None:
+def print_gap(report: GapReport, title: str, *, wide: bool = False) -> None:
     """The gap per task and overall, then the timeline: one table each, then what they mean.
-    Numbers come first and model names last, where long ids can fold without pushing the
-    figures apart."""
+    Numbers come first and model names last, never split; columns that do not fit go in
+    gap_order's order (--wide keeps them)."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -247,8 +392,7 @@ def print_gap(report: GapReport, title: str) -> None:
         t.add_column(f"{first}-{second}", justify="right", no_wrap=True)
         t.add_column("95% CI", justify="right", no_wrap=True)
         t.add_column("verdict", no_wrap=True)
-        for origin in (first, second):
-            t.add_column(f"acc% best {origin}", overflow="fold", min_width=8)
+        t.add_column("best model (acc%)")  # may wrap between the accuracy and the id
         return t
 
     gaps = table(title, "task", counted=True)
@@ -256,14 +400,17 @@ def print_gap(report: GapReport, title: str) -> None:
         style = "bold" if row is report.overall else None
         cells = [row.task, str(row.n_shared), *_gap_cells(row)]
         gaps.add_row(*map(escape, cells), style=style)
-    console.print(gaps)
+    # Each table fits on its own, its note under it: the timeline's ids can be longer.
+    order = gap_order(first, second, "task")
+    print_dropped(console, print_table(gaps, console, order, always=4, wide=wide))
     if report.timeline:
         caption = f"The overall gap as of each release date ({report.overall.n_shared} instances)"
         timeline = table(caption, "as of", counted=False)
         for row in report.timeline:
             when = row.as_of.isoformat() if row.as_of else "-"
             timeline.add_row(when, *map(escape, _gap_cells(row)))
-        console.print(timeline)
+        order = gap_order(first, second, "as of")
+        print_dropped(console, print_table(timeline, console, order, always=4, wide=wide))
     console.print(escape(_gap_note(report)), style="dim", highlight=False)
 
 
@@ -345,18 +492,26 @@ def print_models(
     specs: Sequence[ModelSpec],
     pulled: Mapping[str, Path | None],
     prices: Mapping[str, PriceQuote | None],
+    *,
+    wide: bool = False,
 ) -> None:
+    """One row per model; columns that do not fit go in MODELS_ORDER's order (--wide keeps
+    them)."""
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     from gapbench.catalog.providers import key_status
 
-    table = Table(title="Models", title_justify="left")
-    table.add_column("id", no_wrap=True)
-    for header in ["organisation", "origin", "params", "kind", "quant", "license", "pulled", "key"]:
-        table.add_column(header)
-    table.add_column("$/M in/out", no_wrap=True)
-    table.add_column("price from", no_wrap=True)
+    table = Table(
+        title="Models", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )  # fmt: skip
+    # Names may wrap between words; ids and short fields never wrap.
+    for header in ["id", "organisation", "origin", "params", "kind", "quant", "license"]:
+        table.add_column(header, no_wrap=header not in ("organisation", "license"))
+    for header in ["pulled", "key", "$/M in/out", "price from"]:
+        table.add_column(header, no_wrap=True)
     for spec in specs:
         local = spec.backend == "llamacpp"
         quote = prices.get(spec.id)
@@ -368,7 +523,7 @@ def print_models(
             price = f"{quote.input_per_mtok:g}/{quote.output_per_mtok:g}"
             when = quote.date.isoformat() if quote.date else "undated"
             source = "config" if quote.origin == "config" else f"{quote.origin.split()[0]} {when}"
-        table.add_row(
+        cells = [
             spec.id,
             spec.organisation,
             spec.origin,
@@ -380,9 +535,11 @@ def print_models(
             key_status(spec),
             price,
             source,
-        )
-    _console().print(table)
-    _console().print(
+        ]
+        table.add_row(*map(escape, cells))
+    console = _console()
+    print_dropped(console, print_table(table, console, MODELS_ORDER, always=1, wide=wide))
+    console.print(
         escape(
             "key: whether the API key variable named in the catalog is set (n/a: none needed). "
             "$/M: USD per million input/output tokens, from your [prices] config, the catalog's "
@@ -403,10 +560,19 @@ def _params(count: int) -> str:
     return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
-def print_tasks(tasks: Sequence[Task], suites_of: Mapping[str, list[str]]) -> None:
+def print_tasks(
+    tasks: Sequence[Task], suites_of: Mapping[str, list[str]], *, wide: bool = False
+) -> None:
+    """One row per task family; columns that do not fit go in TASKS_ORDER's order (--wide keeps
+    them)."""
+    from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="Tasks", title_justify="left")
+    table = Table(
+        title="Tasks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )  # fmt: skip
     # Short fields never wrap; the description takes what width is left.
     for header in ["name", "area", "lang", "levels", "version", "kind"]:
         table.add_column(header, no_wrap=True)
@@ -421,7 +587,10 @@ def print_tasks(tasks: Sequence[Task], suites_of: Mapping[str, list[str]]) -> No
             task.version,
             task.kind,
             " ".join(suites_of.get(task.name, [])),
-            task.description,
+            escape(task.description),
         )
-    table.caption = "levels: e = easy, m = medium, h = hard"
-    _console().print(table)
+    console = _console()
+    dropped = print_table(table, console, TASKS_ORDER, always=2, wide=wide)
+    print_dropped(console, dropped)
+    if "levels" not in dropped:
+        console.print("levels: e = easy, m = medium, h = hard", style="dim", highlight=False)
