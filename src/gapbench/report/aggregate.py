@@ -290,20 +290,9 @@ def leaderboard(conn: sqlite3.Connection, sel: Selection, acct: Accounting) -> l
 def _ranked(
     conn: sqlite3.Connection, sel: Selection, blocks: list[list[ScoreRow]]
 ) -> list[list[ScoreRow]]:
-    from gapbench.stats.ranking import rank_intervals
+    from gapbench.stats.summary import ranked_blocks
 
-    answered = [b[0].model for b in blocks if b[0].n > 0]
-    ranks = rank_intervals(shared_columns(conn, sel, answered))
-
-    def ranked(row: ScoreRow) -> ScoreRow:
-        r = ranks.get(row.model)
-        if r is None:
-            return row
-        return replace(
-            row, rank=r.rank, rank_low=r.low, rank_high=r.high, rank_instances=r.instances
-        )
-
-    return [[ranked(b[0]), *b[1:]] for b in blocks]
+    return ranked_blocks(blocks, lambda models: shared_columns(conn, sel, models))
 
 
 def overall_rows(rows: Iterable[ScoreRow]) -> list[ScoreRow]:

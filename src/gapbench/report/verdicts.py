@@ -18,9 +18,9 @@ from gapbench.report.outcomes import (
     styles_by_model,
 )
 from gapbench.report.selection import Selection
-from gapbench.stats.gap import GapReport, ModelOrigin, OriginGap
+from gapbench.stats.gap import GapReport, ModelOrigin
 from gapbench.stats.paired import PairedComparison
-from gapbench.stats.summary import OVERALL
+from gapbench.stats.ranking import SharedOutcomes
 
 
 def pairwise(
@@ -63,83 +63,18 @@ def origin_gaps(
 ) -> GapReport:
     """stats/gap.py `origin_gaps` on SQL-read outcomes: per task, overall, and as of each
     release date."""
-    from gapbench.stats.gap import GAP_RESAMPLES
+    from gapbench.stats.gap import gaps_from
 
-    of_first = sorted(m for m, o in origins.items() if o.origin == first)
-    of_second = sorted(m for m, o in origins.items() if o.origin == second)
-    tasks = []
-    for task in _answered_tasks(conn, sel):
-        task_sel = replace(sel, tasks=(task,))
-        answered = set(_answered_models(conn, task_sel))
-        a = [m for m in of_first if m in answered]
-        b = [m for m in of_second if m in answered]
-        shared = shared_columns(conn, task_sel, [*a, *b])
-        tasks.append(
-            _row(task, shared.correct, len(shared.instances), (a, b), margin, first, second)
-        )
-    shared = shared_columns(conn, sel, [*of_first, *of_second])
-    n_shared = len(shared.instances)
-    overall = _row(OVERALL, shared.correct, n_shared, (of_first, of_second), margin, first, second)
-    dates = sorted({o.released for m, o in origins.items() if m in shared.correct and o.released})
-    timeline = []
-    # A date whose released models are those of the overall row has the overall row's gap (the
-    # same columns and resamples): reuse it instead of bootstrapping again.
-    done = {(tuple(of_first), tuple(of_second)): overall}
-    for date in dates:
-        a = [m for m in of_first if (d := origins[m].released) is not None and d <= date]
-        b = [m for m in of_second if (d := origins[m].released) is not None and d <= date]
-        row = done.get((tuple(a), tuple(b)))
-        if row is None or row.diff is None:
-            row = _row(OVERALL, shared.correct, n_shared, (a, b), margin, first, second, date)
-            done[(tuple(a), tuple(b))] = row
-        timeline.append(replace(row, as_of=date))
-    return GapReport(
-        first=first,
-        second=second,
-        margin=margin,
-        n_resamples=GAP_RESAMPLES,
-        tasks=tasks,
-        overall=overall,
-        timeline=timeline,
-        models=dict(sorted(origins.items())),
-    )
+    answered = {
+        task: set(_answered_models(conn, replace(sel, tasks=(task,))))
+        for task in _answered_tasks(conn, sel)
+    }
 
+    def shared_for(task: str | None, models: Sequence[str]) -> SharedOutcomes:
+        chosen = sel if task is None else replace(sel, tasks=(task,))
+        return shared_columns(conn, chosen, models)
 
-def _row(
-    task: str,
-    columns: Mapping[str, Sequence[bool]],
-    n_shared: int,
-    compared: tuple[Sequence[str], Sequence[str]],
-    margin: float,
-    first: str,
-    second: str,
-    as_of: object = None,
-) -> OriginGap:
-    from gapbench.stats.equivalence import classify
-    from gapbench.stats.gap import best_gap
-
-    row = OriginGap(
-        task=task,
-        first=first,
-        second=second,
-        n_shared=n_shared,
-        compared={first: tuple(compared[0]), second: tuple(compared[1])},
-    )
-    missing = [origin for origin, ms in zip((first, second), compared, strict=True) if not ms]
-    if missing:
-        when = f" released by {as_of.isoformat()}" if hasattr(as_of, "isoformat") else ""
-        return replace(row, note=f"no {' or '.join(missing)} model{when or ' with results here'}")
-    if n_shared == 0:
-        return replace(row, note="no instance answered by every compared model")
-    diff, best_a, best_b, ci90, ci95 = best_gap(columns, compared[0], compared[1])
-    return replace(
-        row,
-        best={first: best_a, second: best_b},
-        diff=diff,
-        ci90=ci90,
-        ci95=ci95,
-        kind=classify(diff, ci90, ci95, margin),
-    )
+    return gaps_from(answered, shared_for, origins, margin, first, second)
 
 
 def _answered_tasks(conn: sqlite3.Connection, sel: Selection) -> list[str]:

@@ -30,11 +30,11 @@ Standard library only; tests check the bootstrap against numpy and its coverage 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gapbench.stats.pairtests import percentile
-from gapbench.stats.ranking import bootstrap_correct_counts, shared_outcomes
+from gapbench.stats.ranking import SharedOutcomes, bootstrap_correct_counts, shared_outcomes
 from gapbench.stats.summary import OVERALL
 from gapbench.store.records import SampleRecord
 
@@ -260,6 +260,11 @@ def _gap_row(
     )
 
 
+SharedFor = Callable[[str | None, Sequence[str]], SharedOutcomes]
+"""(task, models) -> the models' outcomes on the instances all of them answered, on that task or,
+for None, on every selected task: how a caller hands its data to `gaps_from`."""
+
+
 def origin_gaps(
     samples: Iterable[SampleRecord],
     origins: Mapping[str, ModelOrigin],
@@ -272,11 +277,31 @@ def origin_gaps(
     """The gap between the best `first` and the best `second` model on each task of `samples`,
     on all of them pooled, and as of each release date of the compared models."""
     samples = list(samples)
-    setting = _Setting(first, second, margin, n_resamples, seed)
     answered: dict[str, set[str]] = {}
     for s in samples:
         if s.error is None and s.key.draw == 0 and s.prompt_variant == 0:
             answered.setdefault(s.key.task, set()).add(s.key.model_id)
+
+    def shared_for(task: str | None, models: Sequence[str]) -> SharedOutcomes:
+        chosen = samples if task is None else [s for s in samples if s.key.task == task]
+        return shared_outcomes(chosen, models)
+
+    return gaps_from(answered, shared_for, origins, margin, first, second, n_resamples, seed)
+
+
+def gaps_from(
+    answered: Mapping[str, set[str]],
+    shared_for: SharedFor,
+    origins: Mapping[str, ModelOrigin],
+    margin: float,
+    first: str = FIRST_ORIGIN,
+    second: str = SECOND_ORIGIN,
+    n_resamples: int = GAP_RESAMPLES,
+    seed: int = 0,
+) -> GapReport:
+    """origin_gaps from `answered` (task -> models with an answer there, draw 0, first phrasing)
+    and `shared_for`, whatever holds the samples (loaded records here, SQL in report/)."""
+    setting = _Setting(first, second, margin, n_resamples, seed)
     of_first = sorted(m for m, o in origins.items() if o.origin == first)
     of_second = sorted(m for m, o in origins.items() if o.origin == second)
 
@@ -284,13 +309,16 @@ def origin_gaps(
     for task in sorted(answered):
         a = [m for m in of_first if m in answered[task]]
         b = [m for m in of_second if m in answered[task]]
-        shared = shared_outcomes((s for s in samples if s.key.task == task), [*a, *b])
+        shared = shared_for(task, [*a, *b])
         tasks.append(_gap_row(task, shared.correct, len(shared.instances), (a, b), setting))
 
-    shared = shared_outcomes(samples, [*of_first, *of_second])
+    shared = shared_for(None, [*of_first, *of_second])
     n_shared = len(shared.instances)
     overall = _gap_row(OVERALL, shared.correct, n_shared, (of_first, of_second), setting)
     dates = sorted({o.released for m, o in origins.items() if m in shared.correct and o.released})
+    # A date by which the overall row's models were all released has the overall row's gap (the
+    # same columns and resamples): reuse it instead of bootstrapping again.
+    done = {(tuple(of_first), tuple(of_second)): overall}
     timeline = []
     for date in dates:
 
@@ -300,7 +328,11 @@ def origin_gaps(
 
         a = [m for m in of_first if released(m)]
         b = [m for m in of_second if released(m)]
-        timeline.append(_gap_row(OVERALL, shared.correct, n_shared, (a, b), setting, date))
+        row = done.get((tuple(a), tuple(b)))
+        if row is None or row.diff is None:  # a row without a gap is cheap, and its note dated
+            row = _gap_row(OVERALL, shared.correct, n_shared, (a, b), setting, date)
+            done[(tuple(a), tuple(b))] = row
+        timeline.append(replace(row, as_of=date))
     return GapReport(
         first=first,
         second=second,

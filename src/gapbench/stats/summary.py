@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from gapbench.store.records import SampleRecord
 
 if TYPE_CHECKING:
     from gapbench.stats.paired import PairedComparison
+    from gapbench.stats.ranking import SharedOutcomes
 
 OVERALL = "overall"
 """Task name of the row that pools all of a model's tasks."""
@@ -305,12 +306,22 @@ def summarize(
 
 
 def _ranked(samples: Sequence[SampleRecord], blocks: list[list[ScoreRow]]) -> list[list[ScoreRow]]:
+    from gapbench.stats.ranking import shared_outcomes
+
+    return ranked_blocks(blocks, lambda models: shared_outcomes(samples, models))
+
+
+def ranked_blocks(
+    blocks: list[list[ScoreRow]], outcomes_of: Callable[[list[str]], SharedOutcomes]
+) -> list[list[ScoreRow]]:
     """The blocks with rank intervals on the OVERALL rows of the models that answered something
-    (none with fewer than two such models, or no instance they all answered)."""
-    from gapbench.stats.ranking import rank_intervals, shared_outcomes
+    (none with fewer than two such models, or no instance they all answered); `outcomes_of`
+    gives those models' outcomes on their shared instances, from loaded samples or from SQL
+    (report/aggregate.py)."""
+    from gapbench.stats.ranking import rank_intervals
 
     answered = [b[0].model for b in blocks if b[0].n > 0]
-    ranks = rank_intervals(shared_outcomes(samples, answered))
+    ranks = rank_intervals(outcomes_of(answered))
 
     def ranked(row: ScoreRow) -> ScoreRow:
         r = ranks.get(row.model)
