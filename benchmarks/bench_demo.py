@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -44,12 +45,47 @@ def write_readme(output: str, db: Path) -> None:
     README.write_text(new, encoding="utf-8")
 
 
+def replay_readme() -> None:
+    """Print the stored demo again with the current code and paste it into the README: for a
+    change of wording or statistics that leaves the samples as they are (no model is loaded; the
+    demo's rounds find every sample stored)."""
+    import contextlib
+    import io
+    import shutil
+
+    from gapbench.cli.run_cmds import run_demo
+
+    def refuse(spec: object) -> NoReturn:
+        raise SystemExit(f"tests/data/demo.db lacks samples for {spec}: run --write-readme")
+
+    os.environ["COLUMNS"] = COLUMNS
+    os.environ.pop("GAPBENCH_USD_PER_HOUR", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "demo.db"
+        shutil.copyfile(DEMO_DB, db)
+        out = io.StringIO()
+        os.chdir(tmp)  # no gapbench.toml of the checkout's
+        with contextlib.redirect_stdout(out):
+            run_demo(str(db), None, load=refuse)
+        write_readme(out.getvalue(), db)
+    print(out.getvalue())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--show-output", action="store_true", help="Print the demo's output.")
     parser.add_argument("--write-readme", action="store_true", help=__doc__.splitlines()[4])
+    parser.add_argument(
+        "--replay-readme",
+        action="store_true",
+        help="Re-print the stored demo (tests/data/demo.db) with the current code into README.md, "
+        "running no model.",
+    )
     args = parser.parse_args()
+    if args.replay_readme:
+        replay_readme()
+        return
     gapbench = Path(sys.executable).with_name("gapbench")
     # Pull first, outside the timing: the 5-minute target is for an installed demo.
     subprocess.run(

@@ -1,5 +1,5 @@
-"""The gap between the best model of each origin: the bootstrap checked against numpy fed the same
-indices, its coverage of the true gap by simulation, and the rows, notes and timeline."""
+"""The gap between the best model of each origin: the bootstrap checked against numpy on the same
+resampled counts, its coverage of the true gap by simulation, and the rows, notes and timeline."""
 
 from __future__ import annotations
 
@@ -12,30 +12,30 @@ from tests.stats.test_ranking import simulate
 from tests.stats.test_summary import sample
 
 from gapbench.stats.gap import ModelOrigin, best_gap, origin_gaps
+from gapbench.stats.ranking import bootstrap_correct_counts
 from gapbench.stats.summary import OVERALL
 
 
 def numpy_best_gap(
     columns: dict[str, list[bool]], first: list[str], second: list[str], n_resamples: int, seed: int
 ) -> tuple[float, list[float], list[float], float, float]:
-    """Independently: index sets from the stdlib generator (random.choices draws floor(random()
-    * n) whatever the population), maxima and percentiles by numpy."""
-    a = np.array([columns[m] for m in first], dtype=int)
-    b = np.array([columns[m] for m in second], dtype=int)
-    n = a.shape[1]
-    rng = random.Random(seed)
-    diffs, kept_a, kept_b = [], 0, 0
-    best_a, best_b = int(np.argmax(a.sum(axis=1))), int(np.argmax(b.sum(axis=1)))
-    for _ in range(n_resamples):
-        index = np.array(rng.choices(range(n), k=n))
-        ca, cb = a[:, index].sum(axis=1), b[:, index].sum(axis=1)
-        diffs.append((ca.max() - cb.max()) / n)
-        kept_a += ca[best_a] == ca.max()
-        kept_b += cb[best_b] == cb.max()
-    point = (a.sum(axis=1).max() - b.sum(axis=1).max()) / n
+    """Independently of gap.py: maxima and percentiles by numpy, on the resampled counts of
+    ranking.bootstrap_correct_counts (whose distribution tests/stats/test_ranking.py checks
+    against numpy's index bootstrap)."""
+    models = [*first, *second]
+    counts = np.array(bootstrap_correct_counts([columns[m] for m in models], n_resamples, seed))
+    n = len(columns[models[0]])
+    a, b = counts[:, : len(first)], counts[:, len(first) :]
+    diffs = (a.max(axis=1) - b.max(axis=1)) / n
+    totals_a = np.array([sum(columns[m]) for m in first])
+    totals_b = np.array([sum(columns[m]) for m in second])
+    best_a, best_b = int(np.argmax(totals_a)), int(np.argmax(totals_b))
+    kept_a = float(np.mean(a[:, best_a] == a.max(axis=1)))
+    kept_b = float(np.mean(b[:, best_b] == b.max(axis=1)))
+    point = (totals_a.max() - totals_b.max()) / n
     ci90 = list(np.percentile(diffs, [5, 95]))
     ci95 = list(np.percentile(diffs, [2.5, 97.5]))
-    return point, ci90, ci95, kept_a / n_resamples, kept_b / n_resamples
+    return point, ci90, ci95, kept_a, kept_b
 
 
 @pytest.mark.parametrize("seed", [0, 1])

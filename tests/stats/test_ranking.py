@@ -1,5 +1,6 @@
-"""Rank intervals: checked against an independent numpy/scipy implementation fed the same
-bootstrap indices, and by simulation (a real gap always ranks apart, equal models overlap)."""
+"""Rank intervals: the resampled counts against numpy's index bootstrap in distribution, the
+intervals computed from them against numpy/scipy, and by simulation (a real gap always ranks
+apart, equal models overlap)."""
 
 from __future__ import annotations
 
@@ -39,27 +40,20 @@ def simulate(rng: random.Random, accuracies: dict[str, float], n: int) -> dict[s
 
 
 def numpy_rank_intervals(
-    columns: dict[str, list[bool]], n_resamples: int, seed: int, confidence: float = 0.95
+    columns: dict[str, list[bool]],
+    resampled_counts: list[tuple[int, ...]],
+    confidence: float = 0.95,
 ) -> dict[str, tuple[int, int, int]]:
-    """The same bootstrap, written independently: the index sets come from the stdlib generator
-    (random.choices of a population of n draws floor(random() * n), whatever the population), the
-    rest from numpy and scipy."""
+    """Ranks and their percentile intervals from the resampled counts, by numpy and scipy."""
     matrix = np.array(list(columns.values()), dtype=int).T  # instances x models
-    n = matrix.shape[0]
-    rng = random.Random(seed)
-    ranks = []
-    for _ in range(n_resamples):
-        index = np.array(rng.choices(range(n), k=n))
-        counts = matrix[index].sum(axis=0)
-        ranks.append(rankdata(-counts, method="min"))
-    stacked = np.array(ranks)
+    ranks = np.array([rankdata(-np.array(c), method="min") for c in resampled_counts])
     tail = (1 - confidence) / 2
     point = rankdata(-matrix.sum(axis=0), method="min")
     return {
         model: (
             int(point[j]),
-            int(np.percentile(stacked[:, j], 100 * tail, method="inverted_cdf")),
-            int(np.percentile(stacked[:, j], 100 * (1 - tail), method="inverted_cdf")),
+            int(np.percentile(ranks[:, j], 100 * tail, method="inverted_cdf")),
+            int(np.percentile(ranks[:, j], 100 * (1 - tail), method="inverted_cdf")),
         )
         for j, model in enumerate(columns)
     }
@@ -71,23 +65,42 @@ def test_rank_intervals_match_numpy(seed: int) -> None:
     accuracies = {"a": 0.7, "b": 0.66, "c": 0.6, "d": 0.45, "e": 0.66}
     columns = simulate(rng, accuracies, 60)
     ours = rank_intervals(outcomes(columns), n_resamples=400, seed=seed)
-    expected = numpy_rank_intervals(columns, 400, seed)
+    counts = bootstrap_correct_counts(list(columns.values()), 400, seed)
+    expected = numpy_rank_intervals(columns, counts)
     assert {m: (r.rank, r.low, r.high) for m, r in ours.items()} == expected
     assert {r.instances for r in ours.values()} == {60}
     # Not every interval is a single rank, or the comparison would prove little.
     assert any(low != high for _, low, high in expected.values())
 
 
-def test_bootstrap_counts_match_numpy_resamples() -> None:
+def test_bootstrap_counts_follow_the_index_bootstrap() -> None:
+    # Drawing pattern frequencies from their multinomial is the index bootstrap in distribution:
+    # compare means and covariances of the counts with numpy resampling n indices each time.
     rng = random.Random(5)
     columns = simulate(rng, {"a": 0.5, "b": 0.6, "c": 0.3}, 37)
     matrix = np.array(list(columns.values()), dtype=int).T
-    draws = random.Random(9)
-    expected = [
-        tuple(int(x) for x in matrix[np.array(draws.choices(range(37), k=37))].sum(axis=0))
-        for _ in range(50)
-    ]
-    assert bootstrap_correct_counts(list(columns.values()), 50, seed=9) == expected
+    ours = np.array(bootstrap_correct_counts(list(columns.values()), 20_000, seed=9))
+    generator = np.random.default_rng(9)
+    theirs = np.array(
+        [matrix[generator.integers(0, 37, size=37)].sum(axis=0) for _ in range(20_000)]
+    )
+    assert ours.mean(axis=0) == pytest.approx(theirs.mean(axis=0), abs=0.06)
+    assert np.cov(ours.T) == pytest.approx(np.cov(theirs.T), abs=0.25)
+    assert ours.mean(axis=0) == pytest.approx(matrix.sum(axis=0), abs=0.06)  # unbiased
+    assert bootstrap_correct_counts(list(columns.values()), 5, 9) == [
+        tuple(c) for c in ours[:5].tolist()
+    ]  # deterministic for a seed
+
+
+def test_bootstrap_counts_take_time_independent_of_n() -> None:
+    # 200,000 instances of two models: the resamples cost what 4 patterns cost, not 200,000
+    # draws each (the index bootstrap would draw 200 million indices here).
+    a = [i % 3 == 0 for i in range(200_000)]
+    b = [i % 5 == 0 for i in range(200_000)]
+    counts = bootstrap_correct_counts([a, b], 1000, seed=1)
+    assert len(counts) == 1000
+    mean_a = sum(c[0] for c in counts) / 1000
+    assert mean_a == pytest.approx(sum(a), rel=0.01)
 
 
 @pytest.mark.parametrize("n", [1, 2, 39, 40, 41, 999, 1000, 1001])
@@ -110,15 +123,17 @@ def test_a_real_gap_always_ranks_first_and_second() -> None:
 def test_identical_models_get_overlapping_intervals() -> None:
     rng = random.Random(12)
     overlapping = 0
-    for _ in range(30):
+    for _ in range(100):
         columns = simulate(rng, {"x": 0.6, "y": 0.6, "top": 0.95}, 100)
         ranks = rank_intervals(outcomes(columns), n_resamples=200, seed=rng.randrange(1000))
         assert (ranks["top"].low, ranks["top"].high) == (1, 1)
         x, y = ranks["x"], ranks["y"]
         overlapping += x.low <= y.high and y.low <= x.high
         assert {x.low, y.low} <= {2, 3} and {x.high, y.high} <= {2, 3}
-    # Equal models swap places from one resample to the next: their intervals share a rank.
-    assert overlapping == 30
+    # Equal models swap places from one resample to the next, so their intervals share a rank,
+    # unless chance alone put their observed accuracies far apart (about 3% of datasets here:
+    # 97% of 300 measured; an earlier 30-of-30 bar only held for one random stream).
+    assert overlapping >= 90
 
 
 def test_fewer_than_two_models_or_no_shared_instance_give_no_ranks() -> None:
@@ -151,7 +166,8 @@ def test_leaderboard_rows_carry_rank_intervals() -> None:
     ]  # fmt: skip
     rows = summarize(samples)
     overall = {r.model: r for r in rows if r.task == OVERALL}
-    expected = numpy_rank_intervals(columns, 1000, 0)
+    counts = bootstrap_correct_counts(list(columns.values()), 1000, 0)
+    expected = numpy_rank_intervals(columns, counts)
     for model, (rank, low, high) in expected.items():
         row = overall[model]
         assert (row.rank, row.rank_low, row.rank_high, row.rank_instances) == (rank, low, high, 80)
