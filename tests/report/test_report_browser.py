@@ -209,5 +209,7 @@ def test_the_server_updates_while_a_run_writes(big_db: Path, server: str, browse
         deadline = time.monotonic() + 120  # a shared 2-core machine can be slow to recompute
         while len(_models_in_table(opened)) < 4 and time.monotonic() < deadline:
             opened.page.wait_for_timeout(200)
-        assert "scripted:late?accuracy=0.4" in _models_in_table(opened)
+        # The new model may land on the accuracy-vs-cost frontier, which marks its name with ★.
+        shown = [name.removesuffix(" ★") for name in _models_in_table(opened)]
+        assert "scripted:late?accuracy=0.4" in shown
         assert opened.errors == []
