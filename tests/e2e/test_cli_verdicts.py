@@ -90,7 +90,10 @@ def test_bad_margin_is_refused_untouched(cli: CliInvoke, db: Path, margin: str) 
     result = run_gapbench("compare", STRONG, WEAK, "--margin", margin, "--db", str(db))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert "--margin" in result.stderr and "give points above 0 and at most 100" in result.stderr
+    assert (
+        "--margin" in result.stderr
+        and "is not a gap in points: give one above 0 and at most 100" in result.stderr
+    )
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
 

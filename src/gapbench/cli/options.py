@@ -105,17 +105,24 @@ DEFAULT_MARGIN_PTS = 5.0
 the statistics (a test checks the two agree)."""
 
 
-def _margin_points(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """Click callback: a margin in points, above 0 and at most 100, returned as a fraction."""
+def margin_fraction(points: float) -> float:
+    """A --margin in points as a fraction, or UsageError unless it is above 0 and at most 100:
+    one check and one sentence for every command that takes a margin."""
     import math
 
-    if value is None:
-        return None
-    if not (math.isfinite(value) and 0.0 < value <= 100.0):
-        raise click.BadParameter(
-            f"{value:g} is not a margin: give points above 0 and at most 100, e.g. --margin 5."
+    from gapbench.errors import UsageError
+
+    if not (math.isfinite(points) and 0.0 < points <= 100.0):
+        raise UsageError(
+            f"--margin {points:g} is not a gap in points: give one above 0 and at most 100, "
+            "e.g. --margin 5."
         )
-    return value / 100.0
+    return points / 100.0
+
+
+def _margin_points(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback: a margin in points, returned as a fraction (margin_fraction)."""
+    return None if value is None else margin_fraction(value)
 
 
 def margin_option(func: F) -> F:

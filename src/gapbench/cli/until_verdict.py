@@ -75,16 +75,13 @@ def check_until_verdict(
     n_given: bool,
 ) -> tuple[float, Budget]:
     """The margin (a fraction) and budget, or UsageError, before anything is opened."""
+    from gapbench.cli.options import margin_fraction
     from gapbench.cli.run_cmds import MAX_N
     from gapbench.errors import UsageError
     from gapbench.sequential_run import DEFAULT_MAX_N, Budget
     from gapbench.stats.equivalence import DEFAULT_MARGIN
 
-    if margin is not None and not (math.isfinite(margin) and 0 < margin <= 100):
-        raise UsageError(
-            f"--margin {margin:g} is not a gap in points: give one above 0 and at most 100, "
-            "e.g. --margin 5."
-        )
+    fraction = None if margin is None else margin_fraction(margin)
     if not until_verdict:
         if margin is not None:
             raise UsageError(
@@ -133,7 +130,7 @@ def check_until_verdict(
         max_usd=max_usd,
         max_minutes=max_minutes,
     )
-    return (DEFAULT_MARGIN if margin is None else margin / 100.0), budget
+    return (DEFAULT_MARGIN if fraction is None else fraction), budget
 
 
 def check_models_and_tasks(models: list[ModelSpec], tasks: list[Task], budget: Budget) -> None:
