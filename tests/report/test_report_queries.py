@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,40 @@ def test_disagreements_are_the_instances_exactly_one_got_right(three: Path) -> N
     assert {(r["a"]["task"], r["a"]["index"]) for r in rows} == expected
     assert all(r["a"]["model"] == US_A and r["b"]["model"] == CN_B for r in rows)
     assert all(r["a"]["correct"] != r["b"]["correct"] for r in rows)
+
+
+def test_outcome_table_folds_as_the_aligned_columns_do(three: Path) -> None:
+    """OutcomeTable's patterns (counts and order of first occurrence over the instances sorted by
+    repr, indexes past 9 included) are those of shared_columns' aligned columns, so the bootstrap
+    draws the same resamples; its pair counts are pair_counts'."""
+    from gapbench.report.outcomes import OutcomeTable, pair_counts, shared_columns
+    from gapbench.stats.ranking import fold_patterns
+
+    models = [US_A, CN_B, CN_C]
+    with open_results(str(three)) as conn:
+        sel = current_selection()
+        table = OutcomeTable(conn, sel)
+        for task in (None, "arith", "logic"):
+            chosen = sel if task is None else replace(sel, tasks=(task,))
+            for subset in (models, [CN_C, US_A], [CN_B]):
+                columns = shared_columns(conn, chosen, subset)
+                folded = table.shared(subset, task)
+                assert folded.size == len(columns.instances) > 10
+                expected = fold_patterns([columns.correct[m] for m in subset])
+                assert folded.folded() == expected
+                assert folded.folded(subset[::-1]) == columns.folded(subset[::-1])
+        assert table.pairs(models) == pair_counts(conn, sel, models)
+        assert OutcomeTable(conn, sel, [US_A, CN_B]).pairs([US_A, CN_B]) == pair_counts(
+            conn, sel, [US_A, CN_B]
+        )
+
+
+def test_first_disagreements_are_the_first_page_of_each_task(three: Path) -> None:
+    from gapbench.report.queries import first_disagreements
+
+    with open_results(str(three)) as conn:
+        sel = current_selection()
+        pages = first_disagreements(conn, sel, US_A, CN_C, 7)
+        for task in ("arith", "logic"):
+            _, page = disagreements_page(conn, sel, US_A, CN_C, task, 0, 7)
+            assert pages.get(task, []) == page

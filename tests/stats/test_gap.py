@@ -158,3 +158,17 @@ def test_interval_covers_the_true_gap_at_about_the_stated_level(
         covered95 += ci95[0] <= true_gap <= ci95[1]
     assert 180 <= covered95 <= 199
     assert 165 <= covered90 <= 193
+
+
+def test_best_gap_of_patterns_is_best_gap_of_the_columns() -> None:
+    from gapbench.stats.gap import best_gap_of_patterns
+    from gapbench.stats.ranking import fold_patterns
+
+    rng = random.Random(8)
+    accuracy = {"cn_a": 0.6, "cn_b": 0.62, "us": 0.58}
+    columns = {m: [rng.random() < p for _ in range(200)] for m, p in accuracy.items()}
+    first, second = ["cn_a", "cn_b"], ["us"]
+    patterns = fold_patterns([columns[m] for m in [*first, *second]])
+    assert best_gap_of_patterns(patterns, first, second, 300, 6) == best_gap(
+        columns, first, second, 300, 6
+    )

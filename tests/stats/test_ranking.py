@@ -186,3 +186,29 @@ def test_a_model_that_answered_nothing_does_not_unrank_the_others() -> None:
     overall = {r.model: r for r in rows if r.task == OVERALL}
     assert (overall["a"].rank_interval, overall["b"].rank_interval) == ("1", "2")
     assert overall["broken"].rank is None and overall["never"].rank is None
+
+
+def test_folded_outcomes_rank_and_resample_as_their_columns() -> None:
+    """SharedOutcomes given as patterns (what report/ reads in SQL) give the same resamples and
+    rank intervals as the aligned columns they fold, and projecting them onto some models folds
+    as those models' columns do."""
+    from gapbench.stats.ranking import Patterns, bootstrap_pattern_counts, fold_patterns
+
+    columns = simulate(random.Random(4), {"a": 0.7, "b": 0.65, "c": 0.5}, 300)
+    aligned = outcomes(columns)
+    patterns = fold_patterns(list(columns.values()))
+    assert patterns.size == 300 and len(patterns.kinds) <= 8
+    folded = SharedOutcomes(
+        aligned.models, (), {}, tuple(zip(patterns.kinds, patterns.weights, strict=True))
+    )
+    assert folded.size == aligned.size == 300
+    assert bootstrap_pattern_counts(patterns, 200, 5) == bootstrap_correct_counts(
+        list(columns.values()), 200, 5
+    )
+    assert rank_intervals(folded, n_resamples=300, seed=2) == rank_intervals(
+        aligned, n_resamples=300, seed=2
+    )
+    for subset in (["c", "a"], ["b"], ["a", "b", "c"]):
+        assert folded.folded(subset) == fold_patterns([columns[m] for m in subset])
+        assert aligned.folded(subset) == fold_patterns([columns[m] for m in subset])
+    assert Patterns((), ()).right() == []

@@ -1,10 +1,11 @@
 """Leaderboard rows computed in SQL: the same `ScoreRow`s as stats/summary.py `summarize`, without
-loading a single sample into Python.
+loading a single sample record into Python.
 
 SQLite sums the samples per (model, task, run), counts each instance's draws and right answers,
-and picks the order statistics the latency percentiles need; Python only combines those few
-rows (a run's time scale and price apply to its sums) and calls the same interval, pass@k, Pareto
-and rank functions as the terminal leaderboard. Tests check the rows against `summarize`.
+and hands over the timing values (three numbers per answered sample, one scan) whose order
+statistics give the latency percentiles; Python only combines those few rows (a run's time
+scale and price apply to its sums) and calls the same interval, pass@k, Pareto and rank functions
+as the terminal leaderboard. Tests check the rows against `summarize`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from gapbench.perf.attribution import API_BACKENDS, Accounting
 from gapbench.perf.cost import pareto_frontier, time_cost, token_cost
-from gapbench.report.outcomes import shared_columns
+from gapbench.report.outcomes import OutcomeTable
 from gapbench.report.selection import Selection
 from gapbench.stats.intervals import clustered_pass_interval, wilson_interval
 from gapbench.stats.passk import mean_pass_at_k
@@ -132,6 +133,20 @@ def _add_reasons(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, 
 def _add_phrasings(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
     """Accuracy per prompt phrasing: the mean over instances of each one's right share."""
     where, params = sel.where()
+    # Only a model answered in several phrasings gets them (a cheap scan finds which): the
+    # groupings below sort every answer, twice.
+    several = [
+        str(r[0])
+        for r in conn.execute(
+            f"SELECT model_id FROM samples AS s WHERE s.error IS NULL AND {where} "
+            "GROUP BY model_id HAVING COUNT(DISTINCT COALESCE(prompt_style, 'unknown')) > 1",
+            params,
+        )
+    ]
+    if not several:
+        return
+    where = f"{where} AND s.model_id IN ({', '.join('?' for _ in several)})"
+    params = [*params, *several]
     for partition in ("model_id, task", "model_id"):
         sql = f"""
             SELECT model_id, {"task" if "task" in partition else "NULL"} AS task, style,
@@ -149,42 +164,50 @@ def _add_phrasings(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey
                 sums[key].phrasings = dict(sorted(styles.items()))
 
 
-def _percentiles(
-    conn: sqlite3.Connection,
-    sel: Selection,
-    value: str,
-    condition: str,
-    qs: Sequence[int],
-) -> dict[GroupKey, dict[int, float | None]]:
-    """numpy-style percentiles (linear interpolation) of `value` per (model, task) and per model,
-    from only the order statistics they need, picked by a window function."""
+def _timings(
+    conn: sqlite3.Connection, sel: Selection
+) -> dict[GroupKey, tuple[list[float], list[float], list[float]]]:
+    """Per (model, task) and per model: the latencies, times to first token and times per
+    output token of the answered samples, each sorted: one scan, the values computed in SQL as
+    before, the order statistics picked in Python (a window function per value and grouping
+    sorted the table six times)."""
     where, params = sel.where()
-    found: dict[GroupKey, dict[int, float | None]] = {}
-    for partition in ("model_id, task", "model_id"):
-        wanted = " OR ".join(
-            f"r = CAST((n - 1) * {q} / 100 AS INTEGER) "
-            f"OR r = CAST((n - 1) * {q} / 100 AS INTEGER) + 1"
-            for q in qs
-        )
-        sql = f"""
-            SELECT model_id, task, v, r, n FROM (
-                SELECT model_id, {"task" if "task" in partition else "NULL"} AS task, {value} AS v,
-                       ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {value}) - 1 AS r,
-                       COUNT(*) OVER (PARTITION BY {partition}) AS n
-                FROM samples AS s WHERE s.error IS NULL AND {condition} AND {where})
-            WHERE {wanted}"""
-        ordered: dict[GroupKey, dict[int, float]] = defaultdict(dict)
-        sizes: dict[GroupKey, int] = {}
-        for r in _rows(conn, sql, params):
-            key = (r["model_id"], r["task"] or OVERALL)
-            ordered[key][r["r"]] = float(r["v"])
-            sizes[key] = r["n"]
-        for key, stats in ordered.items():
-            found[key] = {q: _interpolate(stats, sizes[key], q) for q in qs}
+    sql = f"""
+        SELECT model_id, task, latency_s,
+               CASE WHEN ttft_s IS NOT NULL THEN ttft_s END,
+               CASE WHEN ttft_s IS NOT NULL AND completion_tokens > 1
+                    THEN MAX(0.0, latency_s - ttft_s) / (completion_tokens - 1) END
+        FROM samples AS s WHERE s.error IS NULL AND {where}"""
+    by_task: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = {}
+    for model, task, latency, ttft, tpot in conn.execute(sql, params):
+        values = by_task.get((model, task))
+        if values is None:
+            values = by_task[(model, task)] = ([], [], [])
+        values[0].append(latency)
+        if ttft is not None:
+            values[1].append(ttft)
+        if tpot is not None:
+            values[2].append(tpot)
+    found: dict[GroupKey, tuple[list[float], list[float], list[float]]] = {}
+    for (model, task), values in by_task.items():
+        pooled = found.setdefault((model, OVERALL), ([], [], []))
+        for column, into in zip(values, pooled, strict=True):
+            into.extend(column)
+        found[(model, task)] = values
+    for values in found.values():
+        for column in values:
+            column.sort()
     return found
 
 
-def _interpolate(ordered: dict[int, float], n: int, q: int) -> float:
+def _percentiles(ordered: Sequence[float], qs: Sequence[int]) -> dict[int, float | None]:
+    """numpy-style percentiles (linear interpolation) of sorted values; {} for none."""
+    if not ordered:
+        return {}
+    return {q: float(_interpolate(ordered, len(ordered), q)) for q in qs}
+
+
+def _interpolate(ordered: Sequence[float], n: int, q: int) -> float:
     """perf/timing.py `percentile` from the order statistics around rank (n - 1) * q / 100."""
     rank = (n - 1) * q / 100
     low = math.floor(rank)
@@ -193,19 +216,12 @@ def _interpolate(ordered: dict[int, float], n: int, q: int) -> float:
 
 
 def _add_timing(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
-    latency = _percentiles(conn, sel, "latency_s", "1", (50, 90, 99))
-    ttft = _percentiles(conn, sel, "ttft_s", "ttft_s IS NOT NULL", (50,))
-    tpot = _percentiles(
-        conn,
-        sel,
-        "MAX(0.0, latency_s - ttft_s) / (completion_tokens - 1)",
-        "ttft_s IS NOT NULL AND completion_tokens > 1",
-        (50,),
-    )
+    timings = _timings(conn, sel)
     for key, s in sums.items():
-        s.latency = latency.get(key, {})
-        s.ttft = ttft.get(key, {}).get(50)
-        s.tpot = tpot.get(key, {}).get(50)
+        latency, ttft, tpot = timings.get(key, ([], [], []))
+        s.latency = _percentiles(latency, (50, 90, 99))
+        s.ttft = _percentiles(ttft, (50,)).get(50)
+        s.tpot = _percentiles(tpot, (50,)).get(50)
 
 
 def _accuracy(s: _Sums) -> tuple[float, float, float, int, int, dict[int, float]]:
@@ -262,9 +278,15 @@ def _score_row(key: GroupKey, s: _Sums, acct: Accounting) -> ScoreRow:
     )
 
 
-def leaderboard(conn: sqlite3.Connection, sel: Selection, acct: Accounting) -> list[ScoreRow]:
+def leaderboard(
+    conn: sqlite3.Connection,
+    sel: Selection,
+    acct: Accounting,
+    outcomes: OutcomeTable | None = None,
+) -> list[ScoreRow]:
     """The leaderboard `gapbench leaderboard` prints, in its order: per model an OVERALL row
-    (Pareto flag, rank interval) then its tasks alphabetically, models best first."""
+    (Pareto flag, rank interval) then its tasks alphabetically, models best first. `outcomes`:
+    the selection's folded answers, when the caller shares them with other views."""
     sums: dict[GroupKey, _Sums] = {}
     _add_run_sums(conn, sel, acct, sums)
     if not sums:
@@ -284,15 +306,14 @@ def leaderboard(conn: sqlite3.Connection, sel: Selection, acct: Accounting) -> l
     ]
     frontier = pareto_frontier(points)
     ordered = [[replace(b[0], pareto=b[0].model in frontier), *b[1:]] for b in ordered]
-    return [row for block in _ranked(conn, sel, ordered) for row in block]
+    table = OutcomeTable(conn, sel) if outcomes is None else outcomes
+    return [row for block in _ranked(table, ordered) for row in block]
 
 
-def _ranked(
-    conn: sqlite3.Connection, sel: Selection, blocks: list[list[ScoreRow]]
-) -> list[list[ScoreRow]]:
+def _ranked(outcomes: OutcomeTable, blocks: list[list[ScoreRow]]) -> list[list[ScoreRow]]:
     from gapbench.stats.summary import ranked_blocks
 
-    return ranked_blocks(blocks, lambda models: shared_columns(conn, sel, models))
+    return ranked_blocks(blocks, outcomes.shared)
 
 
 def overall_rows(rows: Iterable[ScoreRow]) -> list[ScoreRow]:

@@ -17,7 +17,7 @@ def embedded_samples(
 ) -> tuple[list[dict[str, Any]], dict[str, list[list[int]]]]:
     """Up to `limit` samples of every model and task (in instance order), and for every pair of
     models and task up to `limit` instances where exactly one was right, with their samples."""
-    from gapbench.report.queries import SampleQuery, disagreements_page, samples_page
+    from gapbench.report.queries import SampleQuery, first_disagreements, samples_page
     from gapbench.report.views import selection
 
     sel = selection(conn, opts)
@@ -33,8 +33,9 @@ def embedded_samples(
     for i, a in enumerate(models):
         for b in models[i + 1 :]:
             found: list[list[int]] = []
+            pages = first_disagreements(conn, sel, a, b, limit, max_chars)
             for task in tasks:
-                for pair in disagreements_page(conn, sel, a, b, task, 0, limit, max_chars)[1]:
+                for pair in pages.get(task, []):
                     rows.setdefault(pair["a"]["id"], pair["a"])
                     rows.setdefault(pair["b"]["id"], pair["b"])
                     found.append([pair["a"]["id"], pair["b"]["id"]])

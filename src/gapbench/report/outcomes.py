@@ -6,6 +6,13 @@ latest answer. SQLite picks those answers and joins the models on the instances;
 one small row per shared instance (never the samples themselves) and hands the aligned columns to
 the same statistics as the terminal commands, in the same instance order, so that the bootstrap
 draws, and so the intervals, are identical.
+
+On a large database `OutcomeTable` does it in one query for every set of models and task: SQLite
+folds the instances into patterns (which models answered, which were right) per task, version
+and difficulty, with each group's smallest "seed, index" (which, there, orders as the instances'
+reprs do); Python only merges these few rows into the patterns a set of models shows, in order of
+first occurrence over the instances sorted by repr (stats/ranking.py `SharedOutcomes.patterns`),
+which is all the bootstrap depends on.
 """
 
 from __future__ import annotations
@@ -62,6 +69,118 @@ def shared_columns(
         instances=tuple(instance for instance, _ in rows),
         correct={m: tuple(i in right for _, right in rows) for m, i in index.items()},
     )
+
+
+class OutcomeTable:
+    """Every instance's answers (latest, draw 0, first phrasing) of the selected models, folded
+    into patterns by SQLite, read at the first use and shared by the ranks, the paired verdicts
+    and the gap (one scan of the samples instead of one per set of models)."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, sel: Selection, models: Sequence[str] | None = None
+    ) -> None:
+        self.conn = conn
+        self.sel = sel
+        self.models = None if models is None else tuple(models)
+        self._rows: list[tuple[str, dict[str, bool], int, str]] | None = None
+
+    def rows(self) -> list[tuple[str, dict[str, bool], int, str]]:
+        """(task, model -> right, instances, repr of the first instance) per pattern and group
+        of task, version and difficulty."""
+        if self._rows is None:
+            self._rows = self._read()
+        return self._rows
+
+    def _read(self) -> list[tuple[str, dict[str, bool], int, str]]:
+        where, params = self.sel.where()
+        models = ""
+        if self.models is not None:
+            if not self.models:
+                return []
+            models = f"AND s.model_id IN ({marks(self.models)})"
+            params = [*self.models, *params]
+        latest = f"""
+            SELECT {INSTANCE}, model_id, correct FROM (
+                SELECT {INSTANCE}, model_id, correct,
+                       ROW_NUMBER() OVER (PARTITION BY model_id, {INSTANCE}
+                                          ORDER BY created_at DESC, settings_hash DESC) AS rn
+                FROM samples AS s
+                WHERE s.error IS NULL AND s.draw = 0 AND s.prompt_variant = 0 {models}
+                  AND {where})
+            WHERE rn = 1"""
+        # Each answer as "<right><length of the model id>:<model id>", concatenated.
+        sql = f"""
+            SELECT pattern, task, task_version, difficulty, COUNT(*) AS n,
+                   MIN(CAST(seed AS TEXT) || ', ' || CAST(instance_index AS TEXT)) AS first
+            FROM (
+                SELECT {INSTANCE},
+                       GROUP_CONCAT(correct || length(model_id) || ':' || model_id, '') AS pattern
+                FROM ({latest}) GROUP BY {INSTANCE})
+            GROUP BY pattern, task, task_version, difficulty"""
+        rows = []
+        for pattern, task, version, difficulty, n, first in self.conn.execute(sql, params):
+            answers = _answers(str(pattern))
+            # Within one task, version and difficulty the reprs differ only in "seed, index"
+            # (integers), and a shorter one that is a prefix of another comes first in both
+            # SQLite's order and repr's (', ' sorts before a digit): so the group's first
+            # instance by repr is the one with the smallest "seed, index" text.
+            rows.append(
+                (task, answers, int(n), f"({task!r}, {version!r}, {first}, {difficulty!r})")
+            )
+        return rows
+
+    def shared(self, models: Sequence[str], task: str | None = None) -> SharedOutcomes:
+        """`shared_columns` of `models` (on `task` alone, or every selected task), folded."""
+        if not models:
+            return SharedOutcomes((), (), {})
+        found: dict[tuple[bool, ...], list[Any]] = {}
+        for row_task, answers, n, first in self.rows():
+            if task is not None and row_task != task:
+                continue
+            if any(m not in answers for m in models):
+                continue
+            kind = tuple(answers[m] for m in models)
+            seen = found.get(kind)
+            if seen is None:
+                found[kind] = [n, first]
+            else:
+                seen[0] += n
+                seen[1] = min(seen[1], first)
+        ordered = sorted(found.items(), key=lambda item: item[1][1])
+        return SharedOutcomes(
+            models=tuple(models),
+            instances=(),
+            correct={},
+            patterns=tuple((kind, int(n)) for kind, (n, _) in ordered),
+        )
+
+    def answered(self) -> dict[str, set[str]]:
+        """task -> the models with an answer there (draw 0, first phrasing)."""
+        found: dict[str, set[str]] = {}
+        for task, answers, _, _ in self.rows():
+            found.setdefault(task, set()).update(answers)
+        return found
+
+    def pairs(self, models: Sequence[str]) -> dict[tuple[str, str], PairCounts]:
+        """`pair_counts` of `models`."""
+        counts = {(a, b): [0, 0, 0, 0] for i, a in enumerate(models) for b in models[i + 1 :]}
+        for _, answers, n, _ in self.rows():
+            for (a, b), c in counts.items():
+                if a in answers and b in answers:
+                    c[2 * (not answers[a]) + (not answers[b])] += n
+        return {pair: (c[0], c[1], c[2], c[3]) for pair, c in counts.items()}
+
+
+def _answers(pattern: str) -> dict[str, bool]:
+    """model -> right, from OutcomeTable's concatenated answers."""
+    answers = {}
+    at = 0
+    while at < len(pattern):
+        colon = pattern.index(":", at)
+        size = int(pattern[at + 1 : colon])
+        answers[pattern[colon + 1 : colon + 1 + size]] = pattern[at] == "1"
+        at = colon + 1 + size
+    return answers
 
 
 PairCounts = tuple[int, int, int, int]

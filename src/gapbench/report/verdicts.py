@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from gapbench.report.outcomes import (
+    OutcomeTable,
     columns_from_counts,
-    pair_counts,
     phrasing_counts,
-    shared_columns,
     styles_by_model,
 )
 from gapbench.report.selection import Selection
@@ -24,13 +22,21 @@ from gapbench.stats.ranking import SharedOutcomes
 
 
 def pairwise(
-    conn: sqlite3.Connection, sel: Selection, ranked: Sequence[str], margin: float
+    conn: sqlite3.Connection,
+    sel: Selection,
+    ranked: Sequence[str],
+    margin: float,
+    outcomes: OutcomeTable | None = None,
 ) -> list[PairedComparison]:
     """Every pair of `ranked` models (A listed before B), Holm-adjusted together, as
-    stats/summary.py `pairwise` (leaderboard order) and `compare_models` (one pair) have them."""
+    stats/summary.py `pairwise` (leaderboard order) and `compare_models` (one pair) have them.
+    `outcomes`: the selection's folded answers (covering `ranked`), when shared."""
     from gapbench.stats.paired import compare_paired, holm_verdicts
 
-    counts = pair_counts(conn, sel, ranked)
+    if len(ranked) < 2:
+        return holm_verdicts([])
+    table = OutcomeTable(conn, sel, ranked) if outcomes is None else outcomes
+    counts = table.pairs(ranked)
     styles = styles_by_model(conn, sel)
     comparisons = []
     for (a, b), pair in counts.items():
@@ -60,36 +66,16 @@ def origin_gaps(
     margin: float,
     first: str,
     second: str,
+    outcomes: OutcomeTable | None = None,
 ) -> GapReport:
     """stats/gap.py `origin_gaps` on SQL-read outcomes: per task, overall, and as of each
-    release date."""
+    release date. `outcomes`: the selection's folded answers of every model, when shared."""
     from gapbench.stats.gap import gaps_from
 
-    answered = {
-        task: set(_answered_models(conn, replace(sel, tasks=(task,))))
-        for task in _answered_tasks(conn, sel)
-    }
+    table = OutcomeTable(conn, sel) if outcomes is None or outcomes.models is not None else outcomes
+    answered = table.answered()
 
     def shared_for(task: str | None, models: Sequence[str]) -> SharedOutcomes:
-        chosen = sel if task is None else replace(sel, tasks=(task,))
-        return shared_columns(conn, chosen, models)
+        return table.shared(models, task)
 
     return gaps_from(answered, shared_for, origins, margin, first, second)
-
-
-def _answered_tasks(conn: sqlite3.Connection, sel: Selection) -> list[str]:
-    where, params = sel.where()
-    sql = (
-        "SELECT DISTINCT task FROM samples AS s WHERE s.error IS NULL AND s.draw = 0 "
-        f"AND s.prompt_variant = 0 AND {where} ORDER BY task"
-    )
-    return [str(r[0]) for r in conn.execute(sql, params)]
-
-
-def _answered_models(conn: sqlite3.Connection, sel: Selection) -> list[str]:
-    where, params = sel.where()
-    sql = (
-        "SELECT DISTINCT model_id FROM samples AS s WHERE s.error IS NULL AND s.draw = 0 "
-        f"AND s.prompt_variant = 0 AND {where}"
-    )
-    return [str(r[0]) for r in conn.execute(sql, params)]

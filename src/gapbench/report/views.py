@@ -155,6 +155,7 @@ def summary_view(conn: sqlite3.Connection, opts: ReportOptions) -> dict[str, Any
     """The leaderboard, verdicts, gap and provenance of the selected results, JSON-ready."""
     from gapbench.errors import UsageError
     from gapbench.report.aggregate import leaderboard
+    from gapbench.report.outcomes import OutcomeTable
     from gapbench.report.queries import hidden_versions, sample_counts
     from gapbench.report.verdicts import origin_gaps, pairwise
     from gapbench.stats.equivalence import DEFAULT_MARGIN
@@ -162,7 +163,8 @@ def summary_view(conn: sqlite3.Connection, opts: ReportOptions) -> dict[str, Any
 
     sel = selection(conn, opts)
     acct = accounting(conn, opts.db_path, opts.usd_per_hour)
-    rows = leaderboard(conn, sel, acct)
+    outcomes = OutcomeTable(conn, sel)  # read once, for the ranks, the verdicts and the gap
+    rows = leaderboard(conn, sel, acct, outcomes)
     if not rows:
         what = " for these tasks" if opts.tasks is not None else ""
         raise UsageError(
@@ -171,13 +173,15 @@ def summary_view(conn: sqlite3.Connection, opts: ReportOptions) -> dict[str, Any
         )
     margin = DEFAULT_MARGIN if opts.margin is None else opts.margin
     models = [row.model for row in rows if row.task == "overall"]
-    pairs = pairwise(conn, sel, models, margin)
+    pairs = pairwise(conn, sel, models, margin, outcomes)
     origins = _origins(models)
     found = {o.origin for o in origins.values()}
     gap = None
     gap_note = None
     if FIRST_ORIGIN in found and SECOND_ORIGIN in found:
-        gap = origin_gaps(conn, sel, origins, margin, FIRST_ORIGIN, SECOND_ORIGIN).as_dict()
+        gap = origin_gaps(
+            conn, sel, origins, margin, FIRST_ORIGIN, SECOND_ORIGIN, outcomes
+        ).as_dict()
     else:
         gap_note = (
             f"No gap between origins: it needs a {FIRST_ORIGIN} and a {SECOND_ORIGIN} model with "

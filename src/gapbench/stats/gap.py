@@ -34,7 +34,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gapbench.stats.pairtests import percentile
-from gapbench.stats.ranking import SharedOutcomes, bootstrap_correct_counts, shared_outcomes
+from gapbench.stats.ranking import (
+    Patterns,
+    SharedOutcomes,
+    bootstrap_pattern_counts,
+    fold_patterns,
+    shared_outcomes,
+)
 from gapbench.stats.summary import OVERALL
 from gapbench.store.records import SampleRecord
 
@@ -183,16 +189,34 @@ def best_gap(
     if not first or not second:
         raise ValueError("each side needs at least one model")
     models = [*first, *second]
-    n = len(columns[models[0]])
+    if len(columns[models[0]]) == 0:
+        raise ValueError("no shared instances")
+    patterns = fold_patterns([columns[m] for m in models])
+    return best_gap_of_patterns(patterns, first, second, n_resamples, seed)
+
+
+def best_gap_of_patterns(
+    patterns: Patterns,
+    first: Sequence[str],
+    second: Sequence[str],
+    n_resamples: int = GAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, Best, Best, tuple[float, float], tuple[float, float]]:
+    """best_gap of the outcomes these patterns fold, their flags in the order of `first` then
+    `second` (the same resamples)."""
+    if not first or not second:
+        raise ValueError("each side needs at least one model")
+    models = [*first, *second]
+    n = patterns.size
     if n == 0:
         raise ValueError("no shared instances")
     side_a = list(range(len(first)))
     side_b = list(range(len(first), len(models)))
-    point = [sum(columns[m]) for m in models]
+    point = patterns.right()
     best_a, best_b = _best_index(point, side_a), _best_index(point, side_b)
     diffs = []
     kept_a = kept_b = 0
-    for counts in bootstrap_correct_counts([columns[m] for m in models], n_resamples, seed):
+    for counts in bootstrap_pattern_counts(patterns, n_resamples, seed):
         top_a = max(counts[j] for j in side_a)
         top_b = max(counts[j] for j in side_b)
         kept_a += counts[best_a] == top_a
@@ -221,8 +245,7 @@ class _Setting:
 
 def _gap_row(
     task: str,
-    columns: Mapping[str, Sequence[bool]],
-    n_shared: int,
+    shared: SharedOutcomes,
     compared: tuple[Sequence[str], Sequence[str]],
     setting: _Setting,
     as_of: dt.date | None = None,
@@ -233,6 +256,7 @@ def _gap_row(
 
     first, second = setting.first, setting.second
     first_models, second_models = compared
+    n_shared = shared.size
     row = OriginGap(
         task=task,
         first=first,
@@ -247,8 +271,12 @@ def _gap_row(
         return replace(row, note=f"no {' or '.join(missing)} model{when}")
     if n_shared == 0:
         return replace(row, note="no instance answered by every compared model")
-    diff, best_a, best_b, ci90, ci95 = best_gap(
-        columns, first_models, second_models, setting.n_resamples, setting.seed
+    diff, best_a, best_b, ci90, ci95 = best_gap_of_patterns(
+        shared.folded([*first_models, *second_models]),
+        first_models,
+        second_models,
+        setting.n_resamples,
+        setting.seed,
     )
     return replace(
         row,
@@ -310,12 +338,11 @@ def gaps_from(
         a = [m for m in of_first if m in answered[task]]
         b = [m for m in of_second if m in answered[task]]
         shared = shared_for(task, [*a, *b])
-        tasks.append(_gap_row(task, shared.correct, len(shared.instances), (a, b), setting))
+        tasks.append(_gap_row(task, shared, (a, b), setting))
 
     shared = shared_for(None, [*of_first, *of_second])
-    n_shared = len(shared.instances)
-    overall = _gap_row(OVERALL, shared.correct, n_shared, (of_first, of_second), setting)
-    dates = sorted({o.released for m, o in origins.items() if m in shared.correct and o.released})
+    overall = _gap_row(OVERALL, shared, (of_first, of_second), setting)
+    dates = sorted({o.released for m, o in origins.items() if m in shared.models and o.released})
     # A date by which the overall row's models were all released has the overall row's gap (the
     # same columns and resamples): reuse it instead of bootstrapping again.
     done = {(tuple(of_first), tuple(of_second)): overall}
@@ -330,7 +357,7 @@ def gaps_from(
         b = [m for m in of_second if released(m)]
         row = done.get((tuple(a), tuple(b)))
         if row is None or row.diff is None:  # a row without a gap is cheap, and its note dated
-            row = _gap_row(OVERALL, shared.correct, n_shared, (a, b), setting, date)
+            row = _gap_row(OVERALL, shared, (a, b), setting, date)
             done[(tuple(a), tuple(b))] = row
         timeline.append(replace(row, as_of=date))
     return GapReport(

@@ -44,6 +44,65 @@ class SharedOutcomes:
     instances: tuple[InstanceId, ...]
     correct: Mapping[str, tuple[bool, ...]]
     """model -> correctness on `instances`, in their order."""
+    patterns: tuple[tuple[tuple[bool, ...], int], ...] | None = None
+    """The same outcomes folded, when whoever built them (report/outcomes.py, in SQL) did not
+    materialise the instances: each pattern of right answers (one flag per model, in `models`
+    order) with how many shared instances show it, in order of first occurrence over the
+    instances sorted by repr. `instances` and `correct` are then empty; `size` counts."""
+
+    @property
+    def size(self) -> int:
+        """How many instances every model answered."""
+        if self.patterns is not None:
+            return sum(n for _, n in self.patterns)
+        return len(self.instances)
+
+    def folded(self, models: Sequence[str] | None = None) -> Patterns:
+        """The patterns of right answers of `models` (default: all, in order), in order of first
+        occurrence over the instances, and how many instances show each: what a paired bootstrap
+        of these outcomes depends on."""
+        chosen = list(self.models if models is None else models)
+        if self.patterns is None:
+            return fold_patterns([self.correct[m] for m in chosen])
+        where = [self.models.index(m) for m in chosen]
+        merged: dict[tuple[bool, ...], int] = {}
+        for kind, n in self.patterns:
+            projected = tuple(kind[j] for j in where)
+            merged[projected] = merged.get(projected, 0) + n
+        return Patterns(tuple(merged), tuple(merged.values()))
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Outcomes folded into their patterns of right and wrong answers across models."""
+
+    kinds: tuple[tuple[bool, ...], ...]
+    """Each pattern (one flag per model), in order of first occurrence over the instances."""
+    weights: tuple[int, ...]
+    """How many instances show each pattern."""
+
+    @property
+    def size(self) -> int:
+        return sum(self.weights)
+
+    def right(self) -> list[int]:
+        """Right answers of each model."""
+        width = len(self.kinds[0]) if self.kinds else 0
+        return [
+            sum(n for kind, n in zip(self.kinds, self.weights, strict=True) if kind[j])
+            for j in range(width)
+        ]
+
+
+def fold_patterns(columns: Sequence[Sequence[bool]]) -> Patterns:
+    """Aligned columns (one per model) folded into patterns, in order of first occurrence."""
+    if not columns:
+        return Patterns((), ())
+    n = len(columns[0])
+    if any(len(column) != n for column in columns):
+        raise ValueError("every model's outcomes must cover the same instances")
+    patterns = Counter(tuple(bool(column[i]) for column in columns) for i in range(n))
+    return Patterns(tuple(patterns), tuple(patterns.values()))
 
 
 def shared_outcomes(samples: Iterable[SampleRecord], models: Sequence[str]) -> SharedOutcomes:
@@ -82,18 +141,27 @@ def bootstrap_correct_counts(
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     if not columns:
         return [() for _ in range(n_resamples)]
-    n = len(columns[0])
-    if any(len(column) != n for column in columns):
-        raise ValueError("every model's outcomes must cover the same instances")
+    patterns = fold_patterns(columns)
+    if not patterns.kinds:
+        raise ValueError("cannot bootstrap an empty set of instances")
+    return bootstrap_pattern_counts(patterns, n_resamples, seed)
+
+
+def bootstrap_pattern_counts(
+    patterns: Patterns, n_resamples: int, seed: int
+) -> list[tuple[int, ...]]:
+    """bootstrap_correct_counts of the instances these patterns fold (the same draws)."""
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    n = patterns.size
     if n == 0:
         raise ValueError("cannot bootstrap an empty set of instances")
     # A resample's counts depend only on how often it drew each pattern of right and wrong
     # answers across the models, and those frequencies are one multinomial draw: O(patterns)
     # per resample instead of O(n) (stats/sampling.py).
-    patterns = Counter(tuple(bool(column[i]) for column in columns) for i in range(n))
-    kinds = list(patterns)
-    weights = [patterns[kind] for kind in kinds]
-    right_in = [[p for p, kind in enumerate(kinds) if kind[j]] for j in range(len(columns))]
+    kinds = patterns.kinds
+    weights = list(patterns.weights)
+    right_in = [[p for p, kind in enumerate(kinds) if kind[j]] for j in range(len(kinds[0]))]
     rng = random.Random(seed)
     counts_per_resample = []
     for _ in range(n_resamples):
@@ -141,12 +209,14 @@ def rank_intervals(
     models are compared or they share no instance."""
     check_confidence(confidence)
     models = outcomes.models
-    if len(models) < 2 or not outcomes.instances:
+    size = outcomes.size
+    if len(models) < 2 or not size:
         return {}
-    columns = [outcomes.correct[m] for m in models]
-    point = competition_ranks([sum(column) for column in columns])
+    patterns = outcomes.folded()
+    point = competition_ranks(patterns.right())
     resampled = [
-        competition_ranks(counts) for counts in bootstrap_correct_counts(columns, n_resamples, seed)
+        competition_ranks(counts)
+        for counts in bootstrap_pattern_counts(patterns, n_resamples, seed)
     ]
     tail = (1.0 - confidence) / 2.0
     intervals = {}
@@ -157,6 +227,6 @@ def rank_intervals(
             rank=point[j],
             low=inverted_cdf_quantile(ranks, tail),
             high=inverted_cdf_quantile(ranks, 1.0 - tail),
-            instances=len(outcomes.instances),
+            instances=size,
         )
     return intervals
