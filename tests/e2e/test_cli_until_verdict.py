@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.helpers import CliInvoke, run_gapbench
+from tests.helpers import CliInvoke, run_gapbench, stored_samples
 
 STRONG = "scripted:strong?accuracy=0.9"
 WEAK = "scripted:weak?accuracy=0.3"
@@ -123,16 +123,6 @@ CLOSE_A = "scripted:close_a?accuracy=0.8&delay=0.004"
 CLOSE_B = "scripted:close_b?accuracy=0.6&delay=0.004"
 
 
-def _stored(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
-    except sqlite3.OperationalError:  # table not created yet
-        return 0
-
-
 def test_a_killed_run_resumes_from_what_is_stored(tmp_path: Path) -> None:
     args = ["--model", CLOSE_A, "--model", CLOSE_B, "--task", "arith", "--max-n", "400"]
     log = tmp_path / "generations.log"
@@ -145,7 +135,7 @@ def test_a_killed_run_resumes_from_what_is_stored(tmp_path: Path) -> None:
         capture_output=True, text=True, env={**env, "GAPBENCH_TEST_GENERATIONS": ""}, timeout=300,
     )  # fmt: skip
     assert whole.returncode == 0, whole.stderr
-    total = _stored(fresh)
+    total = stored_samples(fresh)
     assert total > 150, "the gap should take several rounds to settle"
 
     db = tmp_path / "results.db"
@@ -154,11 +144,11 @@ def test_a_killed_run_resumes_from_what_is_stored(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while _stored(db) < total // 2 and time.monotonic() < deadline:
+    while stored_samples(db) < total // 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = _stored(db)
+    killed_at = stored_samples(db)
     assert 0 < killed_at < total, "the run should have been killed mid-way"
 
     resumed = subprocess.run(
@@ -172,7 +162,7 @@ def test_a_killed_run_resumes_from_what_is_stored(tmp_path: Path) -> None:
     lines = [line.split() for line in log.read_text().splitlines()]
     by_process = Counter(pid for pid, _ in lines)
     assert len(by_process) == 2
-    assert _stored(db) == total
+    assert stored_samples(db) == total
     assert total <= len(lines) <= total + 8, "at most the chunk in flight is redone"
     for pid in by_process:
         per_request = Counter(request for p, request in lines if p == pid)

@@ -12,20 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import run_gapbench
+from tests.helpers import run_gapbench, stored_samples
 
 SLOW = "scripted:slow?accuracy=0.6&delay=0.02"
 N = 60
-
-
-def _count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
-    except sqlite3.OperationalError:  # table not created yet
-        return 0
 
 
 def test_sigkill_then_resume(db: Path) -> None:
@@ -37,11 +27,11 @@ def test_sigkill_then_resume(db: Path) -> None:
         env={**os.environ},
     )
     deadline = time.monotonic() + 60
-    while _count(db) < 40 and time.monotonic() < deadline:
+    while stored_samples(db) < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = _count(db)
+    killed_at = stored_samples(db)
     assert 40 <= killed_at < 3 * N, "the run should have been killed mid-way"
 
     with sqlite3.connect(db) as conn:
@@ -76,7 +66,7 @@ def test_a_live_run_is_never_marked_interrupted(db: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while _count(db) < 10 and time.monotonic() < deadline:
+        while stored_samples(db) < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the run should still be going"
         for command in (["leaderboard"], ["compare", SLOW, SLOW + "x"]):
