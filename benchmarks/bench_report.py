@@ -5,8 +5,10 @@ on arith and logic; 10,000 through `gapbench run` itself, larger ones through th
 the same shape), then times, each as a user runs it, in a fresh process:
 - `gapbench report` (wall time, file size),
 - `gapbench leaderboard` (the terminal path, which loads every sample into Python),
-- `gapbench serve`: the first /api/view (computes the summary), a second one (cached), and
-  /api/samples near the end of the samples (one page).
+- `gapbench serve`: its start-up (it computes the summary before it answers), the first
+  /api/view, /api/leaderboard, and /api/samples near the end of the samples (one page); then, on a
+  copy of the database, a 20-sample run of a new model while /api/leaderboard is polled: the
+  slowest answer while the server recomputes in the background, and when the new model shows.
 
 .venv/bin/python benchmarks/bench_report.py --sizes 10000 100000 [--keep DIR]
 """
@@ -18,6 +20,7 @@ import json
 import random
 import re
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,6 +105,9 @@ def get(url: str) -> tuple[float, int]:
 
 
 def serve_times(db: Path, size: int) -> dict[str, float]:
+    """Seconds from `gapbench serve` to its "Serving" line (the summary is computed before it),
+    then of the first /api/view, a /api/leaderboard and the last page of samples."""
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [*GAPBENCH, "serve", "--db", str(db), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -116,10 +122,52 @@ def serve_times(db: Path, size: int) -> dict[str, float]:
         if not found:
             raise RuntimeError(f"server did not start: {line!r}")
         base = found[0]
+        startup = time.perf_counter() - started
         first, _ = get(base + "api/view")
         second, _ = get(base + "api/leaderboard")
         page, _ = get(f"{base}api/samples?offset={size - 50}&limit=50")
-        return {"view_first_s": first, "leaderboard_cached_s": second, "samples_page_s": page}
+        return {
+            "startup_s": startup,
+            "view_first_s": first,
+            "leaderboard_cached_s": second,
+            "samples_page_s": page,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def serve_while_writing(db: Path, timeout_s: float = 300) -> dict[str, float]:
+    """Serve `db`, store 20 samples of a new model into it, and poll /api/leaderboard every
+    0.2 s until the new model shows: the slowest answer meanwhile, and when it showed."""
+    proc = subprocess.Popen(
+        [*GAPBENCH, "serve", "--db", str(db), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        select.select([proc.stdout], [], [], timeout_s)
+        found = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline())
+        if not found:
+            raise RuntimeError("server did not start")
+        base = found[0]
+        new_model = "scripted:latecomer?accuracy=0.5"
+        run = [*GAPBENCH, "run", "--model", new_model, "--task", "arith", "--n", "20"]
+        subprocess.run([*run, "--db", str(db)], check=True, capture_output=True)
+        written = time.perf_counter()
+        slowest = 0.0
+        while time.perf_counter() - written < timeout_s:
+            start = time.perf_counter()
+            with urllib.request.urlopen(base + "api/leaderboard", timeout=60) as response:
+                body = response.read()
+            slowest = max(slowest, time.perf_counter() - start)
+            if b"latecomer" in body:
+                shown = time.perf_counter() - written
+                return {"slowest_while_recomputing_s": slowest, "shown_after_s": shown}
+            time.sleep(0.2)
+        raise RuntimeError("the new model never showed")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -145,18 +193,28 @@ def main() -> None:
         row["report_mb"] = round(out.stat().st_size / 1e6, 2)
         row["leaderboard_s"] = timed([*GAPBENCH, "leaderboard", "--db", str(db)])
         row.update(serve_times(db, size))
+        copy = folder / f"copy-{size}.db"
+        shutil.copyfile(db, copy)  # the run below writes to it
+        try:
+            row.update(serve_while_writing(copy))
+        finally:
+            copy.unlink()
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
     print(
         "| samples | report | report size | leaderboard (terminal) | serve: first /api/view "
-        "| serve: /api/leaderboard, cached | serve: a page of samples at the end |"
+        "| serve: /api/leaderboard, cached | serve: a page of samples at the end "
+        "| serve: start-up | serve: slowest /api/leaderboard while recomputing "
+        "| new results shown after |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['samples']:,} | {r['report_s']:.1f} s | {r['report_mb']:.1f} MB "
             f"| {r['leaderboard_s']:.1f} s | {r['view_first_s']:.2f} s "
-            f"| {r['leaderboard_cached_s']:.3f} s | {r['samples_page_s']:.3f} s |"
+            f"| {r['leaderboard_cached_s']:.3f} s | {r['samples_page_s']:.3f} s "
+            f"| {r['startup_s']:.1f} s | {r['slowest_while_recomputing_s']:.2f} s "
+            f"| {r['shown_after_s']:.1f} s |"
         )
 
 

@@ -471,7 +471,11 @@
     var fingerprint = null;
     function refresh() {
       return fetch("api/version").then(function (r) { return r.json(); }).then(function (v) {
-        if (v.fingerprint === fingerprint) { return null; }
+        if (v.fingerprint === fingerprint) {
+          // New results are being summarised; the numbers shown stay until that ends.
+          if (v.updating) { byId("live").textContent = "· live: new results, recomputing…"; }
+          return null;
+        }
         return fetch("api/view").then(function (r) {
           if (!r.ok) { return r.json().then(function (e) { throw new Error(e.error || ("HTTP " + r.status)); }); }
           return r.json();
