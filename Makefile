@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install dev lint typecheck bench clean
+.PHONY: demo test test-fast install dev lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,15 +23,22 @@ dev: $(VENV)/.dev-installed
 demo: install
 	$(VENV)/bin/gapbench demo
 
+# lint-imports checks the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: dev
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: dev
 	$(PY) -m mypy
 
 test: lint typecheck
 	$(PY) -m pytest -q
+
+# The edit-test loop: everything but the tests marked slow (real models through llama.cpp,
+# its server or transformers), without lint and typecheck.
+test-fast: dev
+	$(PY) -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

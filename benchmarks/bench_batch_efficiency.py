@@ -47,8 +47,8 @@ class Run:
 def planned_jobs(model: str, tasks: list[str], n: int, max_tokens: int) -> tuple[Any, list[Any]]:
     """The loaded backend (batch size 1: no decoder of its own) and its DecodeJobs."""
     from gapbench.backends.llamacpp_batch import DecodeJob
+    from gapbench.backends.references import resolve_model
     from gapbench.backends.registry import BackendOptions, load_backend
-    from gapbench.catalog.loader import resolve_model
     from gapbench.catalog.pull import pull
     from gapbench.runner import RunConfig, plan_model, planned_samples
     from gapbench.store.repository import Store

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from gapbench.backends.references import resolve_model  # noqa: E402
 from gapbench.backends.registry import BackendOptions, load_backend  # noqa: E402
 from gapbench.backends.types import ChatMessage, GenerationRequest, SamplingParams  # noqa: E402
-from gapbench.catalog.loader import resolve_model  # noqa: E402
 
 
 def start_server(delay: float) -> tuple[subprocess.Popen[str], str]:

@@ -62,7 +62,7 @@ def inspect_venv(path: Path) -> Path:
 
 def planned(args: argparse.Namespace) -> list[Any]:
     """gapbench's planned samples for the chosen tasks, as `gapbench run` would ask them."""
-    from gapbench.catalog.loader import resolve_model
+    from gapbench.backends.references import resolve_model
     from gapbench.runner import RunConfig, plan_model, planned_samples
     from gapbench.store.repository import Store
     from gapbench.tasks.suites import resolve_tasks
@@ -267,7 +267,7 @@ def main() -> None:
     parser.add_argument("--inspect-venv", type=Path, default=Path("/tmp/inspect-venv"))
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # gapbench's default, for both sides
-    from gapbench.catalog.loader import resolve_model
+    from gapbench.backends.references import resolve_model
     from gapbench.catalog.pull import pull
 
     exe = inspect_venv(args.inspect_venv)

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from gapbench.backends.base import Backend
+from gapbench.backends.references import resolve_model
 from gapbench.backends.registry import BackendOptions, load_backend
-from gapbench.catalog.loader import resolve_model
 from gapbench.catalog.pull import pull
 from gapbench.catalog.types import ModelSpec
 from gapbench.runner import RunConfig, plan_model, planned_samples, run_evaluation

@@ -193,7 +193,7 @@ def retokenize_legacy(out: Path) -> int:
     """Give every record whose finish reason is unknown its measured completion token count."""
     from llama_cpp import Llama
 
-    from gapbench.catalog.loader import resolve_model
+    from gapbench.backends.references import resolve_model
     from gapbench.catalog.pull import resolve_file
 
     records = _load(out)

@@ -35,7 +35,7 @@ def cli() -> CliInvoke:
 @pytest.fixture(scope="session")
 def smollm2_file() -> Path:
     """The real SmolLM2-135M-Instruct GGUF, pulled through the catalog like a user would."""
-    from gapbench.catalog.loader import resolve_model
+    from gapbench.backends.references import resolve_model
     from gapbench.catalog.pull import pull
 
     return pull(resolve_model("smollm2-135m-instruct"))

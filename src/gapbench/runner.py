@@ -12,7 +12,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -46,7 +46,7 @@ class RunConfig:
     models: Sequence[ModelSpec]
     tasks: Sequence[Task]
     n: int
-    """Instances per task, indices 0..n-1 of the seed's stream."""
+    """Instances per task, indices 0..n-1 of the seed's stream (first_index..n-1 when set)."""
     seed: int = 0
     difficulty: Difficulty = "medium"
     max_tokens: int = 256
@@ -62,6 +62,12 @@ class RunConfig:
     """Phrasings of that prompt per instance (at most the task's prompt_variants): accuracy across
     them shows how much of a gap survives a rewording."""
     command: str = field(default_factory=lambda: _command_line(sys.argv[1:]))
+    first_index: int = 0
+    """The first instance index: a distributed run's work unit holds first_index..n-1 (the same
+    samples, keys and prompts as in a run of all of them)."""
+    provenance: Mapping[str, object] = field(default_factory=dict)
+    """How the run was asked for, beyond the command (the --config file: its path and sha256):
+    stored with each run's settings, never part of the settings hash."""
 
 
 @dataclass(frozen=True)
@@ -271,15 +277,18 @@ def plan_model(model: ModelSpec, config: RunConfig, store: Store) -> ModelPlan:
             stored = store.done_draws(
                 model.id, task.name, task.version, config.seed, config.difficulty, shash
             )
-            done = frozenset((i, d) for i, d in stored if i < config.n and d < config.samples)
-            remaining = config.n * config.samples - len(done)
+            first = config.first_index
+            done = frozenset(
+                (i, d) for i, d in stored if first <= i < config.n and d < config.samples
+            )
+            remaining = (config.n - first) * config.samples - len(done)
             tasks.append(TaskPlan(task, sampling, style, variant, shash, done, remaining))
     plan = ModelPlan(
         model=model,
         prompt_style=(
             config.prompt_style if model.kind == "instruct" else f"fewshot-{config.fewshot_k}"
         ),
-        total=config.n * config.samples * len(tasks),
+        total=(config.n - config.first_index) * config.samples * len(tasks),
         todo=(),
         samples=config.samples,
         tasks=tuple(tasks),
@@ -305,7 +314,7 @@ def _task_samples(plan: ModelPlan, task_plan: TaskPlan) -> Iterator[PlannedSampl
 
     config, model, task = plan.config, plan.model, task_plan.task
     assert config is not None, "plans come from plan_model"
-    for index in range(config.n):
+    for index in range(config.first_index, config.n):
         draws = [d for d in range(config.samples) if (index, d) not in task_plan.done]
         if not draws:
             continue
@@ -335,11 +344,26 @@ def _task_samples(plan: ModelPlan, task_plan: TaskPlan) -> Iterator[PlannedSampl
             )  # fmt: skip
 
 
+def split_reasoning(generation: Generation) -> Generation:
+    """The generation with reasoning written inline (<think>...</think>) moved out of its text
+    into `reasoning`, after any reasoning the engine gave apart (an API's reasoning_content). The
+    one place this happens, so reasoning is stored the same way whichever backend produced it;
+    text without a think tag is kept exactly as generated."""
+    if "think>" not in generation.text:
+        return generation
+    from gapbench.scoring.extract import strip_think
+
+    text, inline = strip_think(generation.text)
+    reasoning = "\n".join(r for r in (generation.reasoning, inline) if r) or None
+    return replace(generation, text=text, reasoning=reasoning)
+
+
 def score_generation(planned: PlannedSample, generation: Generation, run_id: int) -> SampleRecord:
     """Turn a generation into a stored sample. A failed generation is stored as failed (so a rerun
     retries it), never as a wrong answer. Scoring sees how the generation ended: a fallback
     reading of an output cut at max_tokens or stuck in a loop is no answer (scoring/review.py)."""
     method: str | None = None
+    generation = split_reasoning(generation)
     if generation.error is not None:
         correct, extracted, extraction_ok = False, None, False
     else:
@@ -408,6 +432,8 @@ def _run_info(plan: ModelPlan, backend: Backend, command: str) -> RunInfo:
 
     info = backend.info()
     settings = {**_run_settings(plan), **run_price(plan.model)}
+    if plan.config is not None:
+        settings.update(plan.config.provenance)
     if "server_kind" in info.extra:  # what an inference server was sent, and why
         keys = ("server_kind", "server_settings", "extra_body")
         settings["server"] = {k: info.extra[k] for k in keys if k in info.extra}
@@ -457,7 +483,7 @@ def run_model(
         tally = Tally()
         status: RunStatus = "interrupted"
         try:
-            with Heartbeat(store.path, run_id, store.busy_timeout):
+            with Heartbeat(store.location, run_id, store.busy_timeout):
                 job = Job(plan, store, backend, run_id, listener, outcome, tally)
                 status = generate_plan(job)
         finally:

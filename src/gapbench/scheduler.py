@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -69,7 +68,8 @@ class Heartbeat:
     minutes (a long prompt on a CPU, a slow API) never lets them lapse. Stopped, and joined, before
     the run is finished, so that no renewal can follow the run's final status."""
 
-    def __init__(self, db: Path, run_id: int, busy_timeout: float) -> None:
+    def __init__(self, db: str, run_id: int, busy_timeout: float) -> None:
+        """`db`: the store's `location` (a file path, or a PostgreSQL URL without password)."""
         self._db, self._run_id, self._busy_timeout = db, run_id, busy_timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id}", daemon=True)
@@ -91,7 +91,8 @@ class Heartbeat:
         from gapbench.errors import GapbenchError
         from gapbench.store.repository import Store
 
-        # A connection of its own: SQLite connections belong to the thread that made them.
+        # A connection of its own: SQLite connections belong to the thread that made them, and
+        # a PostgreSQL session runs one statement at a time.
         try:
             store = Store.open(self._db, busy_timeout=self._busy_timeout)
         except GapbenchError:

@@ -22,9 +22,9 @@ from gapbench.backends.openai_servers import (
     for_server,
     identify,
 )
+from gapbench.backends.references import resolve_model
 from gapbench.backends.registry import BackendOptions, load_backend
 from gapbench.backends.types import ChatMessage, Generation, GenerationRequest, SamplingParams
-from gapbench.catalog.loader import resolve_model
 
 # GET /v1/models as llama-cpp-python 0.3.36's server answered it (captured from the real one),
 # and as llama.cpp's llama-server answers it (its documented shape).

@@ -16,13 +16,14 @@ from gapbench.backends.base import Backend
 from gapbench.backends.scripted import ScriptedBackend, ScriptedBehaviour, wrong_answer
 from gapbench.backends.types import ChatMessage, Generation, GenerationRequest, SamplingParams
 from gapbench.errors import UsageError
-from gapbench.tasks.base import Difficulty, Instance, Score, Task
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance, Task, TaskBase
 
 NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah"]
 
 
 @dataclass
-class _StubTask:
+class _StubTask(TaskBase):
     """A task whose answers the test can recompute without any gapbench code."""
 
     name: str

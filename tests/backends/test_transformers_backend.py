@@ -412,21 +412,23 @@ def test_cli_runs_a_local_transformers_model(model_dir: Path, tmp_path: Path) ->
 
 def test_cli_runs_a_model_from_a_hub_repository(model_dir: Path, tmp_path: Path) -> None:
     """`--model hf:Org/Name` downloads the repository from the Hub (a loopback stand-in named by
-    HF_ENDPOINT) into the cache, records it under that id, and reuses the snapshot offline."""
+    HF_ENDPOINT) into the Hugging Face cache, records it under that id, and reuses the snapshot
+    when the Hub is unreachable."""
     import sqlite3
 
     from tests.fake_hub import serve_hub
     from tests.helpers import run_gapbench
 
-    db, cache = tmp_path / "hub.db", tmp_path / "cache"
+    db, home = tmp_path / "hub.db", tmp_path / "hf-home"
     args = ["run", "--model", "hf:org/tiny-random", "--task", "arith", "--n", "2"]
     with serve_hub() as hub:
         hub.add_directory("org/tiny-random", model_dir, commit="d" * 40)
-        env = {"HF_ENDPOINT": hub.url, "GAPBENCH_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+        # Online for this one: the download goes to the loopback hub and nowhere else.
+        env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(home), "HF_HUB_OFFLINE": "0"}
         first = run_gapbench(*args, "--db", str(db), env=env)
     assert first.returncode == 1, first.stderr  # its 64 positions fail every prompt
     assert "Downloading org/tiny-random" in first.stderr
-    snapshot = cache / "hf" / "org--tiny-random" / "snapshots" / ("d" * 40)
+    snapshot = home / "hub" / "models--org--tiny-random" / "snapshots" / ("d" * 40)
     for name in ("config.json", "model.safetensors"):
         assert (snapshot / name).read_bytes() == (model_dir / name).read_bytes()
     offline = {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}

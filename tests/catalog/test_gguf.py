@@ -183,12 +183,43 @@ def test_custom_alignment_is_honoured(tmp_path: Path) -> None:
     assert header.data_end == path.stat().st_size - (-(7 * 4) % 256)
 
 
-def test_unknown_tensor_type_skips_the_truncation_check(tmp_path: Path) -> None:
+def test_unknown_tensor_type_is_said_to_leave_the_check_incomplete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "future.gguf"
-    write_gguf(path, BASIC_METADATA, [("w", (32, 4), (99, 32, 10))])
-    path.write_bytes(path.read_bytes()[:-50])  # cut into the data
+    write_gguf(path, BASIC_METADATA, [*BASIC_TENSORS, ("w", (32, 4), (99, 32, 10))])
+    path.write_bytes(path.read_bytes()[:-50])  # cut into the data of the unknown tensor
     header = validate_gguf(path)
-    assert header.data_end is None
+    assert header.data_end is None and not header.truncation_checked
+    assert header.unknown_types == (99,)
+    [line] = capsys.readouterr().err.splitlines()  # one line, on stderr
+    assert line.startswith(f"Warning: {path} could not be fully checked for truncation")
+    assert "ggml tensor type 99," in line
+    validate_gguf(path)  # resolve, then load: said once
+    assert capsys.readouterr().err == ""
+    said: list[str] = []
+    validate_gguf(path, warn=said.append)
+    assert len(said) == 1 and "type 99" in said[0]
+
+
+def test_unknown_tensor_type_still_catches_a_cut_before_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "future-cut.gguf"
+    # The unknown tensor last in the table, but first in the data: a cut inside the known
+    # tensors' data is certain whatever the unknown type's size.
+    write_gguf(path, BASIC_METADATA, [("w", (32, 4), (99, 32, 10)), *BASIC_TENSORS])
+    known_end = read_gguf_header(path).data_end_at_least
+    path.write_bytes(path.read_bytes()[: known_end - 100])
+    with pytest.raises(ModelFileError, match=r"4 tensors ending at or after byte \d+"):
+        validate_gguf(path, model_id="future")
+
+
+def test_known_types_are_checked_silently(
+    tiny_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = validate_gguf(tiny_gguf)
+    assert header.truncation_checked and header.unknown_types == ()
+    assert header.data_end == header.data_end_at_least <= tiny_gguf.stat().st_size
+    assert capsys.readouterr().err == ""
 
 
 def test_no_chat_template_means_no_template(tmp_path: Path) -> None:

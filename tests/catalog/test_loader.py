@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gapbench.catalog.loader import list_models, load_catalog, resolve_model, stored_origin
+from gapbench.backends.references import resolve_model, stored_origin
+from gapbench.catalog.loader import list_models, load_catalog
 from gapbench.catalog.types import PypiSource
 from gapbench.errors import ModelFileError, UsageError
 

@@ -343,7 +343,7 @@ def test_failing_assembler_leaves_nothing(cache: Path, fake: FakePackages) -> No
 
 
 def test_scripted_model_has_nothing_to_pull() -> None:
-    from gapbench.catalog.loader import resolve_model
+    from gapbench.backends.references import resolve_model
 
     with pytest.raises(UsageError, match="no weights"):
         pull(resolve_model("scripted:echo"))

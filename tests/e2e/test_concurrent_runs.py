@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from gapbench.backends.registry import billing_of
 from gapbench.perf.attribution import account_runs
 from gapbench.store import Store
 
@@ -122,7 +123,7 @@ def test_runs_end_truthfully_and_are_charged_only_their_own_time(shared_run: tup
     assert by_pid[victim_pid].status == "interrupted"
     assert all(by_pid[pid].status == "completed" for pid in survivor_pids)
     logged = collections.Counter(pid for pid, _ in _generations(log))
-    accounts = account_runs(runs, totals)
+    accounts = account_runs(runs, totals, billing_of)
     for pid in survivor_pids:
         run = by_pid[pid]
         assert run.measures is not None and run.measures.latency_seconds is not None

@@ -13,8 +13,8 @@ import pytest
 from tests.backends.fault_server import FaultServer
 from tests.helpers import run_gapbench
 
+from gapbench.backends.references import resolve_model
 from gapbench.catalog.credentials import public_url, strip_credentials
-from gapbench.catalog.loader import resolve_model
 from gapbench.errors import UsageError
 
 USER = "evaluator"

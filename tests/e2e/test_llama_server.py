@@ -24,9 +24,9 @@ import pytest
 from tests.helpers import CliInvoke
 
 from gapbench.backends.openai_http import OpenAIHttpBackend
+from gapbench.backends.references import resolve_model
 from gapbench.backends.registry import BackendOptions, load_backend
 from gapbench.backends.types import ChatMessage, Generation, GenerationRequest, SamplingParams
-from gapbench.catalog.loader import resolve_model
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 

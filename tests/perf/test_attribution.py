@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gapbench.backends.registry import billing_of
 from gapbench.perf.attribution import Accounting, account_runs
 from gapbench.store import RunInfo, RunMeasures, SampleKey, SampleRecord, Store
 
@@ -45,7 +46,7 @@ def test_a_retried_failure_does_not_inflate_the_first_runs_kept_samples(tmp_path
         )
         runs, totals, kept = store.runs(), store.run_latency_totals(), store.samples()
     assert totals == {first: 2.0, second: 3.0}
-    acct = Accounting(runs=account_runs(runs, totals))
+    acct = Accounting(runs=account_runs(runs, totals, billing_of))
     assert [acct.wall_seconds(s) for s in kept] == pytest.approx([1.0, 1.0, 1.5, 1.5])
 
 
@@ -56,5 +57,5 @@ def test_runs_of_older_versions_fall_back_to_their_kept_samples(tmp_path: Path) 
         store.add_sample(sample(run, 1, 2.0))
         store.finish_run(run, "completed", RunMeasures(2.5, None))  # batch of two: overlap
         runs, totals, kept = store.runs(), store.run_latency_totals(), store.samples()
-    acct = Accounting(runs=account_runs(runs, totals))
+    acct = Accounting(runs=account_runs(runs, totals, billing_of))
     assert sum(acct.wall_seconds(s) for s in kept) == pytest.approx(2.5)

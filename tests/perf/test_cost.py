@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gapbench.backends.registry import billing_of
 from gapbench.errors import UsageError
 from gapbench.perf.attribution import Accounting, account_runs
 from gapbench.perf.cost import (
@@ -88,7 +89,7 @@ def _sample(run_id: int, latency: float, index: int = 0) -> SampleRecord:
 
 def test_parallel_latencies_are_scaled_to_the_run_wall_time() -> None:
     # Four overlapping 2 s requests that took 2.5 s of wall time together.
-    runs = account_runs([_run(1, 4, 2.5)], {1: 8.0})
+    runs = account_runs([_run(1, 4, 2.5)], {1: 8.0}, billing_of)
     acct = Accounting(runs=runs, hardware=HardwarePrice(3.6, "flag"))
     samples = [_sample(1, 2.0, i) for i in range(4)]
     assert sum(acct.wall_seconds(s) for s in samples) == pytest.approx(2.5)
@@ -97,12 +98,12 @@ def test_parallel_latencies_are_scaled_to_the_run_wall_time() -> None:
 
 
 def test_killed_run_assumes_a_full_batch() -> None:
-    runs = account_runs([_run(1, 4, None)], {1: 8.0})
+    runs = account_runs([_run(1, 4, None)], {1: 8.0}, billing_of)
     assert Accounting(runs=runs).wall_seconds(_sample(1, 2.0)) == pytest.approx(0.5)
 
 
 def test_api_samples_cost_their_tokens() -> None:
-    runs = account_runs([_run(1, 1, 10.0, backend="openai")], {1: 10.0})
+    runs = account_runs([_run(1, 1, 10.0, backend="openai")], {1: 10.0}, billing_of)
     acct = Accounting(runs=runs, hardware=HardwarePrice(100.0, "flag"))
     assert acct.cost_usd(_sample(1, 10.0)) is None  # no list price known
     priced = Accounting(runs=runs, token_prices={"m": TokenPrice(1.0, 2.0)})

@@ -15,12 +15,12 @@ import pytest
 from tests.backends.fault_server import FaultServer
 from tests.helpers import CliInvoke
 
-from gapbench.catalog.loader import resolve_model
-from gapbench.catalog.providers import list_prices, list_provider_models
+from gapbench.backends.references import resolve_model
+from gapbench.catalog.providers import list_provider_models
 from gapbench.catalog.types import ModelSpec
 from gapbench.perf import prices
 from gapbench.perf.cost import configured_price_sources
-from gapbench.perf.prices import library_price, model_price, run_price
+from gapbench.perf.prices import library_price, list_prices, model_price, run_price
 
 genai_prices = pytest.importorskip("genai_prices", reason="needs gapbench[prices]")
 

@@ -144,7 +144,8 @@ def test_an_id_wider_than_the_terminal_folds_but_keeps_the_scores(
 def test_models_list_fits(
     width: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gapbench.catalog.loader import list_models, resolve_model
+    from gapbench.backends.references import resolve_model
+    from gapbench.catalog.loader import list_models
     from gapbench.catalog.providers import list_provider_models
 
     monkeypatch.setenv("COLUMNS", str(width))

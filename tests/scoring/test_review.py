@@ -19,8 +19,8 @@ from gapbench.scoring.review import (
     review,
     score_output,
 )
+from gapbench.scoring.score import Score
 from gapbench.store.records import SampleKey
-from gapbench.tasks.base import Score
 from gapbench.tasks.registry import get_task
 
 LOOPS = [

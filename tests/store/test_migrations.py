@@ -316,3 +316,71 @@ def test_a_schema_5_database_gains_prompt_phrasing_and_score_method(
         "Answer: 4", "4", True, 0.5,
     )  # fmt: skip
     assert "m006_sample_prompt_and_score_method" in [name for _, name, _ in applied_rows(db)]
+
+
+def _rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(db) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != '_migrations'"
+            )
+        ]
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+
+
+def test_a_schema_1_file_with_samples_upgrades_through_every_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file as the first gapbench wrote it, runs and samples (failures and NULLs included),
+    opened by this one: every migration runs in turn and every row keeps every value; then the
+    file, now current, is opened again (as a writer and as a reader) and nothing changes."""
+    db = tmp_path / "schema1.db"
+    monkeypatch.setattr(mig, "MIGRATIONS", mig.MIGRATIONS[:1])
+    Store.open(db).close()
+    monkeypatch.undo()
+    run_columns = (
+        "gapbench_version, model_id, backend, engine_version, sampling, settings_hash, "
+        "batch_size, device, command, created_at, status, finished_at"
+    )
+    sample_columns = (
+        "model_id, task, task_version, seed, instance_index, difficulty, settings_hash, run_id, "
+        "prompt, output, reasoning, extracted, extraction_ok, correct, reference, prompt_tokens, "
+        "completion_tokens, finish_reason, ttft_s, latency_s, error, created_at"
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f"INSERT INTO runs ({run_columns}) VALUES ('0.0.1', 'm', 'scripted', 'x', "
+            """'{"prompt_style":"chat"}', 'h', 1, 'cpu', 'gapbench run', 5.0, 'completed', 6.0)"""
+        )
+        conn.executemany(
+            f"INSERT INTO samples ({sample_columns}) VALUES ({', '.join('?' * 22)})",
+            [
+                ("m", "arith", "1", 2**40, i, "easy", "h", 1, f"q{i} 漢字", f"Answer: {i}",
+                 None if i % 2 else "r", None if i == 3 else str(i), int(i != 3), int(i % 2),
+                 str(i), 10 + i, 5, "stop", None if i == 2 else 0.25, 1.5 + i,
+                 "boom" if i == 2 else None, 1000.0 + i)
+                for i in range(5)
+            ],
+        )  # fmt: skip
+        runs_before = conn.execute(f"SELECT id, {run_columns} FROM runs").fetchall()
+        samples_before = conn.execute(f"SELECT id, {sample_columns} FROM samples").fetchall()
+    assert user_version(db) == 1
+
+    with Store.open(db) as store:
+        samples = store.samples(include_failed=True)
+    assert user_version(db) == len(mig.MIGRATIONS)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(f"SELECT id, {run_columns} FROM runs").fetchall() == runs_before
+        assert conn.execute(f"SELECT id, {sample_columns} FROM samples").fetchall() == (
+            samples_before
+        )
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [(s.key.index, s.key.draw, s.prompt_style, s.error) for s in samples] == [
+        (i, 0, "chat", "boom" if i == 2 else None) for i in range(5)
+    ]
+
+    current = _rows(db)
+    Store.open(db).close()
+    Store.open(db, readonly=True).close()
+    assert _rows(db) == current

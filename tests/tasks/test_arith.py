@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapbench.tasks.arith import ArithTask
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, Task
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Task
 
 TASK = ArithTask()
 STEPS = {"easy": (2, 2), "medium": (3, 4), "hard": (5, 6)}
@@ -75,6 +75,11 @@ def solve(question: str) -> tuple[int, int]:
             x += a if kind == "gain" else -a
         assert x > 0, f"the quantity went to {x} in {question!r}"
     return x, len(steps)
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == str(solve(inst.question)[0]), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.boolean import BooleanTask
 
 TASK = BooleanTask()
@@ -32,6 +32,11 @@ def solve(question: str) -> tuple[bool, int]:
     value = eval(python, {"__builtins__": {}}, env)
     binary = len(re.findall(r"\b(AND|OR|XOR|IMPLIES)\b", formula))
     return bool(value), binary
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == str(solve(inst.question)[0]), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

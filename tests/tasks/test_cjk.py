@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapbench.scoring.numbers import CJK_NUMERAL_CHARS, parse_number, to_chinese_numeral
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.cjk import ZhArithTask
 
 TASK = ZhArithTask()
@@ -69,6 +69,11 @@ def solve(question: str) -> tuple[int, int, int]:
             x += a if kind == "gain" else -a
         assert x > 0
     return x, len(steps), chinese
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == str(solve(inst.question)[0]), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

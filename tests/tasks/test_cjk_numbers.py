@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch
 
 from gapbench.scoring.numbers import parse_cjk_number, to_chinese_numeral, to_japanese_numeral
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.cjk_numbers import JaNumbersTask, ZhNumbersTask
 
 DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
@@ -35,6 +35,18 @@ def read_numeral(text: str) -> int:
             total += (group + digit) * BIG[ch]
             group, digit = 0, 0
     return total + group + digit
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    if inst.answer.isdigit():  # characters in the question, digits asked for
+        m = re.search(r"[：「“]([〇零一二两三四五六七八九十百千万亿億]+)", inst.question)
+        assert m, inst.question
+        assert read_numeral(m[1]) == int(inst.answer), inst.question
+    else:
+        m = re.search(r"(\d[\d,]*)", inst.question)
+        assert m, inst.question
+        assert read_numeral(inst.answer) == int(m[1].replace(",", "")), inst.question
 
 
 CASES = [(name, level) for name in ("zh_numbers", "ja_numbers") for level in DIFFICULTIES]

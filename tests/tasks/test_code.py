@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapbench.scoring.sandbox import Job, run_jobs
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, Task
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Task
 from gapbench.tasks.code import (
     OPS_BY_NAME,
     CodeGenTask,
@@ -30,6 +30,14 @@ def _compiled(source: str) -> Any:
     namespace: dict[str, Any] = {}
     exec(source, namespace)
     return namespace["f"]
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    answer = json.loads(inst.answer)
+    f = _compiled(answer["reference"])
+    for arg, want in answer["tests"]:
+        assert f(arg) == want, (answer["reference"], arg)
 
 
 def test_it_is_a_task_with_levels_and_kind() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.fractions_task import FractionsTask
 
 TASK = FractionsTask()
@@ -34,6 +34,11 @@ def evaluate(question: str) -> Fraction:
     value = eval(code, {"Fraction": Fraction, "__builtins__": {}})
     assert isinstance(value, Fraction)
     return value
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert Fraction(inst.answer) == evaluate(inst.question), inst.question
 
 
 def operator_count(question: str) -> int:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.if_json import IfJsonTask
 
 TASK = IfJsonTask()
@@ -50,6 +50,11 @@ def schema_of(question: str) -> dict[str, Any]:
     schema = json.loads(question[question.index("{") :])
     assert isinstance(schema, dict)
     return schema
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert valid(json.loads(inst.answer), schema_of(inst.question)), inst
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.if_words import IfWordsTask
 
 TASK = IfWordsTask()
@@ -39,6 +39,11 @@ def satisfies(question: str, response: str) -> bool:
         and not any(w in got for w in avoid)
         and (end is None or got[-1] == end)
     )
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert satisfies(inst.question, inst.answer), (inst.question, inst.answer)
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.ja_arith import JaArithTask
 
 TASK = JaArithTask()
@@ -89,6 +89,11 @@ def solve(question: str) -> tuple[int, int, int]:
             x += a if kind == "gain" else -a
         assert x > 0
     return x, len(steps), kanji
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == str(solve(inst.question)[0]), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

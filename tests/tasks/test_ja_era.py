@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.ja_era import JaEraTask, date_text, era_of
 
 TASK = JaEraTask()
@@ -72,6 +72,11 @@ def solve(q: str) -> str:
     m = re.fullmatch(rf"{date_re}は、{date_re}の何日後ですか？", q)
     assert m, f"unknown question {q!r}"
     return str((day_of(*m.groups()[:4]) - day_of(*m.groups()[4:])).days)
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == solve(inst.question), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

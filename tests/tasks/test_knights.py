@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.knights import KnightsTask
 
 TASK = KnightsTask()
@@ -72,6 +72,11 @@ def solve(question: str) -> tuple[list[str], set[str]]:
 
 def answer_set(answer: str) -> set[str]:
     return set() if answer == "none" else set(answer.split(", "))
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert answer_set(inst.answer) == solve(inst.question)[1], inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

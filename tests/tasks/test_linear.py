@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.linear import LinearTask
 
 TASK = LinearTask()
@@ -46,6 +46,11 @@ def solve(question: str) -> int:
     f, g = residual(m[1]), residual(m[2])
     ((x, y),) = [(x, y) for x, y in itertools.product(RANGE, RANGE) if f(x, y) == g(x, y) == 0]
     return {"x": x, "y": y, "x + y": x + y}[m[3]]
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == str(solve(inst.question)), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

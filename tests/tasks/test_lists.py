@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.lists import ListsTask
 
 TASK = ListsTask()
@@ -63,6 +63,11 @@ def solve(question: str) -> tuple[list[int], int]:
         xs = apply(step, xs)
         assert xs, "no step empties the list"
     return xs, len(steps)
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert ast.literal_eval(inst.answer) == solve(inst.question)[0], inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.logic import NAMES, LogicTask
 
 TASK = LogicTask()
@@ -63,6 +63,11 @@ def brute_force(question: str) -> set[str]:
         if all(place[hi] < place[lo] for hi, lo in clues):
             found.add(ranking[position - 1] if from_top else ranking[-position])
     return found
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert brute_force(inst.question) == {inst.answer}, inst.question
 
 
 @pytest.mark.parametrize(("difficulty", "count"), [("easy", 400), ("medium", 300), ("hard", 120)])

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.modular import ModularTask
 
 TASK = ModularTask()
@@ -32,6 +32,11 @@ def solve(question: str) -> int:
     modulus, a, b = int(m[1]), int(m[2]), int(m[3])
     (x,) = [x for x in range(modulus) if (a * x - b) % modulus == 0]  # exactly one solution
     return x
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert inst.answer == str(solve(inst.question)), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.tasks.library_helpers import batch, reply
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty
+from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance
 from gapbench.tasks.percent import PercentTask
 
 TASK = PercentTask()
@@ -70,6 +70,11 @@ def solve(question: str) -> Fraction:
     match = re.search(pattern, question)
     assert match is not None
     return compute(match)
+
+
+def check_answer(inst: Instance) -> None:
+    """The independent answer check the task-library tests run on every fresh family."""
+    assert Fraction(inst.answer) == solve(inst.question), inst.question
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

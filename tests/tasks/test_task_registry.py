@@ -7,9 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gapbench.errors import UsageError
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Task
-from gapbench.tasks.prompts import (
+from gapbench.tasks.base import (
     COMPLETION_STOP,
+    DIFFICULTIES,
+    Difficulty,
+    Instance,
+    Task,
+    TaskBase,
+)
+from gapbench.tasks.prompts import (
     chat_messages,
     completion_prompt,
     parse_request_draw,
@@ -126,10 +132,9 @@ def test_completion_prompt_has_k_worked_examples_then_the_question(name: str) ->
     task = get_task(name)
     inst = task.instance(4, 2, "medium")
     prompt = completion_prompt(task, inst, k=3)
-    own = getattr(task, "completion_prompt", None)
-    if callable(own):
+    if type(task).completion_prompt is not TaskBase.completion_prompt:
         # A task with its own base-model format (HumanEval continues a function) is used as is.
-        assert prompt == own(inst, 3) and inst.question in prompt
+        assert prompt == task.completion_prompt(inst, 3) and inst.question in prompt
         return
     question_label, solution_label = {
         "zh": ("问题：", "解答："),
@@ -155,9 +160,9 @@ def test_every_task_scores_its_own_reference_as_correct(name: str) -> None:
     for difficulty in DIFFICULTIES:
         for index in range(20):
             inst = task.instance(9, index, difficulty)
-            reference_output = getattr(task, "reference_output", None)
-            if callable(reference_output):  # code tasks: the reference is a program
-                assert task.score(inst, reference_output(inst)).correct
+            reference_output = task.reference_output(inst)
+            if reference_output is not None:  # code tasks: the reference is a program
+                assert task.score(inst, reference_output).correct
             else:
                 reply = task.chat_prompt(inst) + f"\nAnswer: {inst.answer}"
                 assert task.score(inst, reply).correct

@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 # set before llama_cpp loads its library; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+
+def preflight(spec: ModelSpec) -> None:
+    """A local file given by path must be a readable GGUF before the run starts (a catalog model
+    is pulled on first use instead)."""
+    if spec.local_path is not None:
+        from gapbench.catalog.pull import resolve_file
+
+        resolve_file(spec)
+
+
 AUTO_BATCH_SIZE = 8
 """Slots of the continuous-batching decoder when the user does not choose (`--batch-size auto`).
 Measured on 2 cores with Qwen2.5-Coder-0.5B (docs/benchmarks.md): 8 slots decode ~1.7-2.3x the

@@ -185,3 +185,8 @@ def endpoint_config(spec: ModelSpec, options: BackendOptions) -> EndpointConfig:
         min_temperature=api.min_temperature,
         extra_body=tuple(sorted(api.extra_body.items())),
     )
+
+
+def preflight(spec: ModelSpec) -> None:
+    """The API key the model needs is set (UsageError naming the variable otherwise)."""
+    read_api_key(spec)

@@ -223,9 +223,10 @@ class OpenAIHttpBackend:
         # Read to the end even after [DONE]: a body left unread closes the connection instead of
         # returning it to the pool (a new TCP connection per request).
         try:
-            async for raw_line in response.content:
-                line = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
-                for data in decoder.feed(line):
+            # Whatever has arrived, not line by line: aiohttp's line reader fails on a line over
+            # its buffer limit, and the decoder splits lines of any length itself (sse.py).
+            async for piece in response.content.iter_any():
+                for data in decoder.feed_bytes(piece):
                     self._add_event(answer, data)
         except aiohttp.ClientPayloadError:
             # A body cut after [DONE] is the server's own ending (llama-cpp-python drops the
@@ -358,12 +359,8 @@ class OpenAIHttpBackend:
 
 
 def _generation(request: GenerationRequest, answer: Answer, start: float, end: float) -> Generation:
-    from gapbench.scoring.extract import strip_think
-
+    # Inline <think> blocks stay in the text: the runner splits them out for every backend.
     text, reasoning = answer.text, answer.reasoning
-    if "think>" in text:  # a model that writes its reasoning inline, <think>...</think>
-        text, inline = strip_think(text)
-        reasoning = "\n".join(r for r in (reasoning, inline) if r) or None
     prompt_tokens, completion_tokens, reasoning_tokens = answer.token_counts()
     return Generation(
         request_id=request.request_id,

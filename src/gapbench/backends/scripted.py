@@ -11,6 +11,7 @@ the same accuracy disagree on which items they get right, as two real models wou
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from gapbench.backends.types import (
@@ -234,14 +235,14 @@ class ScriptedBackend:
         b = self.behaviour
         roll = _unit_hash(b.name, request_id)
         # Tasks whose answer is not a line of text (code) say what a right output looks like.
-        reference_output = getattr(task, "reference_output", None)
+        reference_output = task.reference_output(instance)
         if roll < b.accuracy:
-            if callable(reference_output):
-                return str(reference_output(instance))
+            if reference_output is not None:
+                return reference_output
             return f"Let me think. I worked it out step by step. Answer: {instance.answer}"
         if roll < b.accuracy + b.noanswer:
             return NO_ANSWER_TEXT
-        if callable(reference_output):
+        if reference_output is not None:
             return WRONG_CODE_TEXT
         wrong = wrong_answer(
             instance.answer, instance.question, _unit_hash(b.name, request_id, "w")
@@ -297,3 +298,68 @@ def create(spec: ModelSpec, model_path: Path | None, options: BackendOptions) ->
     """Registry factory: the behaviour is read from the model id ('scripted:<name>?...')."""
     del model_path, options  # a scripted model has no weights and no engine settings
     return ScriptedBackend(ScriptedBehaviour.parse(spec.id))
+
+
+PREFIX = "scripted:"
+
+
+def scripted_spec(ref: str) -> ModelSpec:
+    """The spec of 'scripted:<name>[?k=v&...]' (the registry's resolver): its options travel in
+    the id and are parsed by the backend; origin= and released= fill the spec's own fields."""
+    from gapbench.catalog.types import ModelSpec
+
+    name, _, query = ref.removeprefix(PREFIX).partition("?")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise UsageError(
+            f"Bad scripted model {ref!r}: write scripted:<name>[?key=value&...], "
+            "with a name of letters, digits, '.', '_' or '-'."
+        )
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
+    except ValueError:
+        raise UsageError(
+            f"Bad options in scripted model {ref!r}: write key=value pairs joined by '&'."
+        ) from None
+    options = dict(pairs)
+    kind: Literal["base", "instruct"] = "base" if options.get("kind") == "base" else "instruct"
+    return ModelSpec(
+        id=ref,
+        display_name=ref,
+        family="scripted",
+        organisation="gapbench",
+        origin=_scripted_origin(options.get("origin"), ref),
+        params=0,
+        kind=kind,
+        license="Apache-2.0",
+        release_date=_scripted_release(options.get("released"), ref),
+        context_length=1_000_000,
+        quantization="none",
+        backend="scripted",
+    )
+
+
+def _scripted_origin(value: str | None, ref: str) -> str:
+    """'origin=CN' of a scripted ref, as the catalog writes origins: a country code."""
+    if value is None:
+        return "unknown"
+    if not re.fullmatch(r"[A-Za-z]{2}", value):
+        raise UsageError(
+            f"Bad origin {value!r} in scripted model {ref!r}: give a two-letter country code, "
+            "e.g. origin=CN."
+        )
+    return value.upper()
+
+
+def _scripted_release(value: str | None, ref: str) -> dt.date | None:
+    """'released=2025-01-20' of a scripted ref."""
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:  # 2025-02-30
+            pass
+    raise UsageError(
+        f"Bad release date {value!r} in scripted model {ref!r}: write it as YYYY-MM-DD, "
+        "e.g. released=2025-01-20."
+    )

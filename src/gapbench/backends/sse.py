@@ -1,15 +1,26 @@
 """Reading OpenAI-style answers: Server-Sent Events framing and the chunks of a streamed chat or
-text completion, accumulated into one answer. No I/O: the HTTP backend feeds lines in."""
+text completion, accumulated into one answer. No I/O: the HTTP backend feeds the body's bytes in,
+in whatever pieces the network delivers them."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gapbench.backends.http_retry import AttemptFailed
 
 DONE = "[DONE]"
+
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""The most one event (its data lines, and a line still waiting for its end) may hold. The
+largest event a real server sends is one chunk carrying a whole answer: 128k tokens of text is
+about 0.5 MB, six times that when JSON escapes every character as \\uXXXX, twice again with the
+reasoning; 16 MiB is several times that. Past it the body is not an event stream at all (no line
+ends), and buffering on would hold unbounded memory for each request in flight."""
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class StreamInterrupted(AttemptFailed):
@@ -21,31 +32,87 @@ class StreamInterrupted(AttemptFailed):
         super().__init__("the server ended the stream before the answer finished", retryable=False)
 
 
-class SseDecoder:
-    """Turns the lines of an event stream into the data of each event (WHATWG SSE framing:
-    'data:' lines joined by newlines, an event ends at a blank line; comments and other fields
-    are ignored)."""
+class EventTooLarge(AttemptFailed):
+    """An event passed MAX_EVENT_BYTES: the same request would get the same body again."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        mib, rest = divmod(limit, 1024 * 1024)
+        size = f"{mib} MiB" if mib and not rest else f"{limit} bytes"
+        super().__init__(
+            f"a stream event passed {size} without ending (gapbench's bound "
+            "on one event, so a body that is not an event stream cannot fill the memory); "
+            "add stream=false to the model reference to take the answer as one JSON response",
+            retryable=False,
+        )
+
+
+class SseDecoder:
+    """Turns an event stream into the data of each event (WHATWG SSE framing: lines end with
+    CRLF, LF or CR; 'data:' lines are joined by newlines, an event ends at a blank line; comments
+    and other fields are ignored).
+
+    Lines are split here, not by the HTTP client: aiohttp's line reader gives up on a line over
+    its buffer limit (512 KiB in 3.14), which a server sending a whole answer in one event
+    passes. Bytes are split before they are decoded, and no line end occurs inside a UTF-8
+    sequence, so a character cut between two reads stays whole."""
+
+    def __init__(self, max_event_bytes: int | None = None) -> None:
         self._data: list[str] = []
+        self._data_bytes = 0
+        self._line = bytearray()
+        """The start of a line whose end has not arrived yet."""
+        self._after_cr = False
+        """The last piece ended with CR: an LF starting the next one belongs to it (CRLF)."""
+        self._max = MAX_EVENT_BYTES if max_event_bytes is None else max_event_bytes
+
+    def feed_bytes(self, piece: bytes) -> list[str]:
+        """Some bytes of the body, cut anywhere; returns the data of the events they complete."""
+        events: list[str] = []
+        start = 1 if self._after_cr and piece.startswith(b"\n") else 0
+        if piece:
+            self._after_cr = False
+        for match in _LINE_END.finditer(piece, start):
+            self._line += piece[start : match.start()]
+            self._check_size(len(self._line))
+            line = self._line.decode("utf-8", errors="replace")
+            self._line.clear()
+            events += self.feed(line)
+            start = match.end()
+            self._after_cr = start == len(piece) and match.group() == b"\r"
+        self._line += piece[start:]
+        self._check_size(len(self._line))
+        return events
 
     def feed(self, line: str) -> list[str]:
-        """One line without its newline; returns the data of any event it completes."""
+        """One line without its line end; returns the data of any event it completes."""
         if not line:
             return self.flush()
         if line.startswith(":"):
             return []
         name, _, value = line.partition(":")
         if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
+            value = value[1:] if value.startswith(" ") else value
+            self._data.append(value)
+            self._data_bytes += len(value) + 1
+            self._check_size(0)
         return []
 
     def flush(self) -> list[str]:
-        """The pending event at end of stream (some servers omit the final blank line)."""
+        """The pending event at end of stream (some servers omit the final blank line, and even
+        the last line end)."""
+        if self._line:
+            line = self._line.decode("utf-8", errors="replace")
+            self._line.clear()
+            self.feed(line)
         if not self._data:
             return []
-        data, self._data = "\n".join(self._data), []
+        data, self._data, self._data_bytes = "\n".join(self._data), [], 0
         return [data]
+
+    def _check_size(self, pending_line: int) -> None:
+        # Characters, not bytes, for the data already decoded: close enough for a bound.
+        if self._data_bytes + pending_line > self._max:
+            raise EventTooLarge(self._max)
 
 
 def parse_json(data: str | bytes, where: str) -> dict[str, Any]:

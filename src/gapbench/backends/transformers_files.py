@@ -62,18 +62,22 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def hf_reference_spec(ref: str) -> ModelSpec:
+    """The spec of a reference 'hf:<path or Org/Name[@revision]>' (the registry's resolver)."""
+    return hf_model_spec(ref.removeprefix("hf:"))
+
+
 def hf_model_spec(ref: str) -> ModelSpec:
     """The spec of `hf:<ref>`: a local directory or GGUF file when `ref` names one, else a Hub
-    repository id ('Org/Name' or 'Org/Name@revision') downloaded into the model cache."""
+    repository id ('Org/Name' or 'Org/Name@revision') downloaded into the Hugging Face cache."""
     from gapbench.catalog.hub_snapshot import parse_hub_ref, snapshot
-    from gapbench.catalog.pull import cache_dir
 
     path = Path(ref).expanduser()
     hub = None if path.exists() else parse_hub_ref(ref)
     if hub is None:
         return local_model_spec(path)
     repo, revision = hub
-    spec = local_model_spec(snapshot(repo, revision, cache_dir()))
+    spec = local_model_spec(snapshot(repo, revision))
     model_id = f"hf:{repo}" if revision == "main" else f"hf:{repo}@{revision}"
     return spec.model_copy(update={"id": model_id, "display_name": repo})
 

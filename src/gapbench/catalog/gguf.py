@@ -8,7 +8,8 @@ Format reference: ggml's docs/gguf.md and gguf-py's constants.py.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,43 +22,58 @@ DEFAULT_ALIGNMENT = 32
 MetadataValue = str | int | float | bool | list["MetadataValue"] | None
 """A decoded metadata value; big arrays are summarised as None (see ArrayInfo)."""
 
-# ggml tensor type id -> (elements per block, bytes per block), from gguf-py GGML_QUANT_SIZES.
-GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
-    0: (1, 4),  # F32
-    1: (1, 2),  # F16
-    2: (32, 18),  # Q4_0
-    3: (32, 20),  # Q4_1
-    6: (32, 22),  # Q5_0
-    7: (32, 24),  # Q5_1
-    8: (32, 34),  # Q8_0
-    9: (32, 40),  # Q8_1
-    10: (256, 84),  # Q2_K
-    11: (256, 110),  # Q3_K
-    12: (256, 144),  # Q4_K
-    13: (256, 176),  # Q5_K
-    14: (256, 210),  # Q6_K
-    15: (256, 292),  # Q8_K
-    16: (256, 66),  # IQ2_XXS
-    17: (256, 74),  # IQ2_XS
-    18: (256, 98),  # IQ3_XXS
-    19: (256, 50),  # IQ1_S
-    20: (32, 18),  # IQ4_NL
-    21: (256, 110),  # IQ3_S
-    22: (256, 82),  # IQ2_S
-    23: (256, 136),  # IQ4_XS
-    24: (1, 1),  # I8
-    25: (1, 2),  # I16
-    26: (1, 4),  # I32
-    27: (1, 8),  # I64
-    28: (1, 8),  # F64
-    29: (256, 56),  # IQ1_M
-    30: (1, 2),  # BF16
-    34: (256, 54),  # TQ1_0
-    35: (256, 66),  # TQ2_0
-    39: (32, 17),  # MXFP4
+
+@dataclass(frozen=True)
+class GgmlType:
+    """A ggml tensor type: its name and block layout (elements per block, bytes per block)."""
+
+    name: str
+    block_elements: int
+    block_bytes: int
+
+
+# ggml tensor type id -> type, as gguf-py's GGMLQuantizationType and GGML_QUANT_SIZES have them
+# (tests/catalog/test_gguf_tables.py checks every entry against the installed gguf package).
+# Ids 4-5, 31-33 and 36-38 were types ggml has since removed.
+GGML_TYPES: dict[int, GgmlType] = {
+    0: GgmlType("F32", 1, 4),
+    1: GgmlType("F16", 1, 2),
+    2: GgmlType("Q4_0", 32, 18),
+    3: GgmlType("Q4_1", 32, 20),
+    6: GgmlType("Q5_0", 32, 22),
+    7: GgmlType("Q5_1", 32, 24),
+    8: GgmlType("Q8_0", 32, 34),
+    9: GgmlType("Q8_1", 32, 40),
+    10: GgmlType("Q2_K", 256, 84),
+    11: GgmlType("Q3_K", 256, 110),
+    12: GgmlType("Q4_K", 256, 144),
+    13: GgmlType("Q5_K", 256, 176),
+    14: GgmlType("Q6_K", 256, 210),
+    15: GgmlType("Q8_K", 256, 292),
+    16: GgmlType("IQ2_XXS", 256, 66),
+    17: GgmlType("IQ2_XS", 256, 74),
+    18: GgmlType("IQ3_XXS", 256, 98),
+    19: GgmlType("IQ1_S", 256, 50),
+    20: GgmlType("IQ4_NL", 32, 18),
+    21: GgmlType("IQ3_S", 256, 110),
+    22: GgmlType("IQ2_S", 256, 82),
+    23: GgmlType("IQ4_XS", 256, 136),
+    24: GgmlType("I8", 1, 1),
+    25: GgmlType("I16", 1, 2),
+    26: GgmlType("I32", 1, 4),
+    27: GgmlType("I64", 1, 8),
+    28: GgmlType("F64", 1, 8),
+    29: GgmlType("IQ1_M", 256, 56),
+    30: GgmlType("BF16", 1, 2),
+    34: GgmlType("TQ1_0", 256, 54),
+    35: GgmlType("TQ2_0", 256, 66),
+    39: GgmlType("MXFP4", 32, 17),
+    40: GgmlType("NVFP4", 64, 36),
+    41: GgmlType("Q1_0", 128, 18),
 }
 
-# general.file_type (llama_ftype) -> the usual quantization label.
+# general.file_type (llama_ftype) -> the usual quantization label: gguf-py's LlamaFileType names
+# without their ALL_/MOSTLY_ prefix (checked against the installed gguf package too).
 FILE_TYPE_NAMES: dict[int, str] = {
     0: "F32",
     1: "F16",
@@ -89,6 +105,11 @@ FILE_TYPE_NAMES: dict[int, str] = {
     30: "IQ4_XS",
     31: "IQ1_M",
     32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
+    38: "MXFP4_MOE",
+    39: "NVFP4",
+    40: "Q1_0",
 }
 
 # Metadata value types: id -> struct format of one scalar (8 = string, 9 = array).
@@ -135,11 +156,10 @@ class TensorInfo:
     @property
     def nbytes(self) -> int | None:
         """Size of the tensor data in bytes, or None for a ggml type this reader does not know."""
-        sizes = GGML_TYPE_SIZES.get(self.ggml_type)
-        if sizes is None:
+        known = GGML_TYPES.get(self.ggml_type)
+        if known is None:
             return None
-        block_elements, block_bytes = sizes
-        return self.n_elements // block_elements * block_bytes
+        return self.n_elements // known.block_elements * known.block_bytes
 
 
 @dataclass(frozen=True)
@@ -206,13 +226,28 @@ class GGUFHeader:
     @property
     def data_end(self) -> int | None:
         """Byte where the last tensor's data ends; None if a tensor type is unknown here."""
+        if self.unknown_types:
+            return None
+        return self.data_end_at_least
+
+    @property
+    def data_end_at_least(self) -> int:
+        """The least byte the tensor data can end at: data_end when every type is known, else
+        the end of the known tensors or the start of the unknown ones, whichever is later."""
         end = self.data_offset
         for tensor in self.tensors:
-            nbytes = tensor.nbytes
-            if nbytes is None:
-                return None
-            end = max(end, self.data_offset + tensor.offset + nbytes)
+            end = max(end, self.data_offset + tensor.offset + (tensor.nbytes or 0))
         return end
+
+    @property
+    def unknown_types(self) -> tuple[int, ...]:
+        """The ggml type ids of tensors this reader has no block layout for, in order."""
+        return tuple(sorted({t.ggml_type for t in self.tensors if t.ggml_type not in GGML_TYPES}))
+
+    @property
+    def truncation_checked(self) -> bool:
+        """Whether the file's size could be checked against every tensor's data."""
+        return not self.unknown_types
 
 
 def _alignment(metadata: Mapping[str, MetadataValue]) -> int:
@@ -362,22 +397,47 @@ def _parse(path: Path, stream: BinaryIO, size: int) -> GGUFHeader:
     )
 
 
-def validate_gguf(path: str | Path, *, model_id: str | None = None) -> GGUFHeader:
+def validate_gguf(
+    path: str | Path, *, model_id: str | None = None, warn: Callable[[str], None] | None = None
+) -> GGUFHeader:
     """Check that a file is a complete GGUF file; return its header or raise ModelFileError.
 
     The truncation check compares the end of the last tensor (from the tensor table) with the
-    file size; it is skipped when the file uses a tensor type this reader does not know.
+    file size. A tensor type this reader does not know (a ggml newer than the table) leaves the
+    size of that tensor open: the file is still refused when it ends before what is known, and
+    otherwise `warn` (default: one line on stderr, once per file) says the check could not be
+    completed, and the header's truncation_checked is False. Not an error: such a file is most
+    likely whole, and a llama.cpp that knows the type loads it.
     """
     header = read_gguf_header(path)
-    end = header.data_end
-    if end is not None and header.file_size < end:
+    end = header.data_end_at_least
+    if header.file_size < end:
         fix = (
             f"delete it and run `gapbench models pull {model_id}` again"
             if model_id
             else "delete it and download it again"
         )
+        ending = "ending at" if header.truncation_checked else "ending at or after"
         raise ModelFileError(
-            f"{header.path} is truncated: header says {header.tensor_count} tensors ending at "
+            f"{header.path} is truncated: header says {header.tensor_count} tensors {ending} "
             f"byte {end} but the file ends at byte {header.file_size} — {fix}."
         )
+    if not header.truncation_checked:
+        unknown = header.unknown_types
+        types = ("type " if len(unknown) == 1 else "types ") + ", ".join(map(str, unknown))
+        (warn or _warn_once)(
+            f"Warning: {header.path} could not be fully checked for truncation: it uses ggml "
+            f"tensor {types}, which this gapbench does not know (upgrade gapbench to check it; "
+            "the file may well be fine)."
+        )
     return header
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    # validate_gguf runs more than once per file in one command (resolve, then load).
+    if message not in _warned:
+        _warned.add(message)
+        print(message, file=sys.stderr, flush=True)

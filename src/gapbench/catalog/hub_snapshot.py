@@ -1,32 +1,40 @@
 """A transformers model repository on the Hugging Face Hub as a local directory: `hf:Org/Name`.
 
-The Hub API lists a repository's files at a revision (GET /api/models/{repo}/revision/{rev}, the
-call huggingface_hub's `model_info` makes, answering the commit sha and the file names). We keep
-what transformers needs to load and run the model (config, tokenizer, chat template, safetensors
-weights, or .bin weights when a repository has no safetensors), download them with hub.fetch_to
-into `<cache>/hf/<org>--<name>/<commit>/`, and rename the directory into place once every file
-has arrived: a snapshot directory that exists is complete, and a commit never changes, so it is
-reused without asking the Hub again. `refs/<revision>` remembers which commit a branch name
-pointed to, so a machine that went offline still runs the snapshot it already has.
+The repository listing at the revision (huggingface_hub's `model_info`: the commit sha and the
+file names) says what to keep: what transformers needs to load and run the model (config,
+tokenizer, chat template, safetensors weights, or .bin weights when a repository has no
+safetensors). huggingface_hub's `snapshot_download` fetches those files at that commit into the
+standard Hugging Face cache, `models--Org--Name/snapshots/<commit>/`, the directory transformers
+and vLLM would use for the same repository, and records which commit the branch named.
+
+Offline (HF_HUB_OFFLINE, or no answer from the Hub) the snapshot the cache already has is used
+when it is complete: huggingface_hub fills a snapshot directory file by file, so a directory that
+exists may be the remains of an interrupted download.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path, PurePosixPath
-from urllib.parse import quote
+from pathlib import Path
 
-from gapbench.catalog.hub import HubUnreachable, fetch_to, hub_endpoint, open_hub_url
-from gapbench.catalog.types import HuggingFaceSource
+from gapbench.catalog.hub import (
+    LIBRARY_NAME,
+    LIBRARY_VERSION,
+    HubOffline,
+    HubUnreachable,
+    hub_cache,
+    hub_endpoint,
+    require_hub,
+    translate,
+)
 from gapbench.errors import GapbenchError, UsageError
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_INDEX = "model.safetensors.index.json"
 
 _SUPPORT_FILES = frozenset(
     {
@@ -61,67 +69,106 @@ def needed_files(names: Sequence[str]) -> list[str]:
     Files in subfolders (onnx/, other quantisations) are not needed."""
     top = [n for n in names if "/" not in n]
     weights = [n for n in top if n.endswith(".safetensors")]
-    weights += [n for n in top if n == "model.safetensors.index.json"]
+    weights += [n for n in top if n == _INDEX]
     if not weights:
         weights = [n for n in top if n.startswith("pytorch_model")]
     return sorted({n for n in top if n in _SUPPORT_FILES} | set(weights))
 
 
-def list_repo(repo: str, revision: str) -> tuple[str, list[str]]:
-    """(commit sha, file names) of a Hub repository at a revision."""
-    url = f"{hub_endpoint()}/api/models/{quote(repo)}/revision/{quote(revision, safe='')}"
-    with open_hub_url(url, repo, repo, revision) as response:
-        raw = response.read()
-    try:
-        info = json.loads(raw)
-        commit = str(info["sha"])
-        names = [str(entry["rfilename"]) for entry in info["siblings"]]
-    except (ValueError, KeyError, TypeError):
-        raise GapbenchError(
-            f"{hub_endpoint()} answered something other than a model listing for {repo}: "
-            "check HF_ENDPOINT."
-        ) from None
-    if not _COMMIT.match(commit):
-        raise GapbenchError(f"The Hub listing of {repo} names no valid commit ({commit!r}).")
-    return commit, names
-
-
-def repo_dir(cache: Path, repo: str) -> Path:
-    return cache / "hf" / repo.replace("/", "--")
-
-
-def snapshot(
-    repo: str, revision: str, cache: Path, progress: Callable[[str], None] | None = None
-) -> Path:
+def snapshot(repo: str, revision: str, progress: Callable[[str], None] | None = None) -> Path:
     """The local directory holding `repo` at `revision`, downloading it on first use."""
+    require_hub()
+    from huggingface_hub import HfApi, constants, snapshot_download, try_to_load_from_cache
+
     report = progress or _stderr
-    base = repo_dir(cache, repo)
-    ref_file = base / "refs" / revision.replace("/", "--")
     try:
-        commit, names = list_repo(repo, revision)
-    except HubUnreachable:
-        offline = _known_snapshot(base, ref_file, revision)
-        if offline is None:
-            raise
-        report(f"The Hub is unreachable: using the snapshot of {repo} already downloaded.")
-        return offline
-    target = base / "snapshots" / commit
-    if not target.is_dir():
-        files = needed_files(names)
-        _check_loadable(repo, files)
-        _download(repo, commit, files, target, report)
-    ref_file.parent.mkdir(parents=True, exist_ok=True)
-    ref_file.write_text(commit, encoding="utf-8")
-    return target
+        info = HfApi(library_name=LIBRARY_NAME, library_version=LIBRARY_VERSION).model_info(
+            repo, revision=revision, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT
+        )
+    except Exception as error:
+        failure = translate(error, repo, repo, revision)
+        if isinstance(failure, HubUnreachable | HubOffline):
+            cached = cached_snapshot(repo, revision)
+            if cached is not None:
+                if isinstance(failure, HubOffline):
+                    report(f"HF_HUB_OFFLINE is set: using the snapshot of {repo} in {hub_cache()}.")
+                else:
+                    report(
+                        f"The Hub is unreachable: using the snapshot of {repo} downloaded before."
+                    )
+                return cached
+        raise failure from None
+    commit = info.sha or ""
+    if not _COMMIT.match(commit):
+        raise GapbenchError(
+            f"{hub_endpoint()} answered something other than a model listing for {repo} "
+            f"(no valid commit: {commit!r}): check HF_ENDPOINT."
+        )
+    files = needed_files([sibling.rfilename for sibling in info.siblings or []])
+    _check_loadable(repo, files)
+    missing = [
+        f for f in files if not isinstance(try_to_load_from_cache(repo, f, revision=commit), str)
+    ]
+    if missing:
+        report(f"Downloading {repo} ({len(missing)} of {len(files)} files) from {hub_endpoint()}")
+    try:
+        # By the branch name, not the commit: huggingface_hub then records what the branch named,
+        # for offline runs. It downloads each file at the commit.
+        folder = Path(
+            snapshot_download(
+                repo,
+                revision=revision,
+                allow_patterns=files,
+                library_name=LIBRARY_NAME,
+                library_version=LIBRARY_VERSION,
+            )
+        )
+    except Exception as error:
+        raise translate(error, repo, repo, revision) from None
+    absent = [f for f in files if not (folder / f).is_file()]
+    if absent:  # the branch moved between the listing and the download
+        raise GapbenchError(
+            f"{repo} changed on the Hub while it was being downloaded ({absent[0]} is missing "
+            "from the new commit): run the command again."
+        )
+    if missing:
+        report(f"{repo} is ready: {folder}")
+    return folder
 
 
-def _known_snapshot(base: Path, ref_file: Path, revision: str) -> Path | None:
-    commit = revision if _COMMIT.match(revision) else None
-    if commit is None and ref_file.is_file():
-        commit = ref_file.read_text(encoding="utf-8").strip()
-    if commit is None or not (base / "snapshots" / commit).is_dir():
+def cached_snapshot(repo: str, revision: str) -> Path | None:
+    """The complete snapshot of `repo` at `revision` in the Hugging Face cache, or None."""
+    from huggingface_hub import get_cached_repo_tree, try_to_load_from_cache
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError
+
+    config = try_to_load_from_cache(repo, "config.json", revision=revision)
+    if not isinstance(config, str):
         return None
-    return base / "snapshots" / commit
+    folder = Path(config).parent
+    try:
+        # The listing snapshot_download keeps with the snapshot: the files it must hold.
+        names = [entry.path for entry in get_cached_repo_tree(repo, revision=revision)]
+    except CachedRepoTreeNotFoundError:
+        # Downloaded by another tool (transformers fetches file by file, keeping no listing):
+        # what is there, with every shard its index names.
+        names = [path.name for path in folder.iterdir()]
+    files = needed_files(names)
+    files += _indexed_shards(folder) if _INDEX in files else []
+    if not _has_weights(files) or not all((folder / name).is_file() for name in files):
+        return None
+    return folder
+
+
+def _has_weights(files: Sequence[str]) -> bool:
+    return any(f.endswith((".safetensors", ".bin")) for f in files)
+
+
+def _indexed_shards(folder: Path) -> list[str]:
+    try:
+        index = json.loads((folder / _INDEX).read_text(encoding="utf-8"))
+        return sorted({str(name) for name in index["weight_map"].values()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [_INDEX + " (unreadable)"]  # a name no file has: the snapshot is not complete
 
 
 def _check_loadable(repo: str, files: Sequence[str]) -> None:
@@ -130,29 +177,8 @@ def _check_loadable(repo: str, files: Sequence[str]) -> None:
             f"{repo} has no config.json at its top level: it is not a transformers model "
             "repository (for a GGUF repository, download the file and pass its path)."
         )
-    if not any(f.endswith((".safetensors", ".bin")) for f in files):
+    if not _has_weights(files):
         raise UsageError(f"{repo} has no safetensors or .bin weights at its top level.")
-
-
-def _download(
-    repo: str, commit: str, files: Sequence[str], target: Path, report: Callable[[str], None]
-) -> None:
-    """Fetch every file into a private directory, then rename it into place in one step."""
-    partial = target.with_name(f"{commit}.partial-{os.getpid()}")
-    report(f"Downloading {repo} ({len(files)} files) from {hub_endpoint()}")
-    try:
-        partial.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            source = HuggingFaceSource(repo=repo, file=name, revision=commit)
-            fetch_to(source, partial / PurePosixPath(name).name, progress=report)
-        os.replace(partial, target)
-    except OSError as error:
-        from gapbench.catalog.pull import storage_error
-
-        raise storage_error(error, target.parent) from error
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    report(f"{repo} is ready: {target}")
 
 
 def _stderr(message: str) -> None:

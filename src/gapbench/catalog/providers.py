@@ -147,19 +147,6 @@ def list_provider_models() -> list[ModelSpec]:
     return specs
 
 
-def list_prices() -> dict[str, tuple[float, float]]:
-    """(input, output) USD price per 1M tokens of every listed API model that has one, by model
-    id ('provider/model'): the catalog's verified price, else genai-prices' (perf/prices.py)."""
-    from gapbench.perf.prices import listed_price
-
-    prices = {}
-    for spec in list_provider_models():
-        quote = listed_price(spec)
-        if quote is not None:
-            prices[spec.id] = (quote.input_per_mtok, quote.output_per_mtok)
-    return prices
-
-
 def key_status(spec: ModelSpec) -> KeyStatus:
     """Whether the API key a model needs is in the environment ('n/a' for keyless models)."""
     if spec.api is None or spec.api.api_key_env is None:

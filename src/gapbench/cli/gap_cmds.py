@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def _origins(models: list[str]) -> dict[str, ModelOrigin]:
     """Origin and release date of each stored model id, as the catalog knows them."""
-    from gapbench.catalog.loader import stored_origin
+    from gapbench.backends.references import stored_origin
     from gapbench.stats.gap import ModelOrigin
 
     return {model: ModelOrigin(*stored_origin(model)) for model in models}

@@ -9,11 +9,18 @@ import click
 
 if TYPE_CHECKING:
     from gapbench.perf.attribution import Accounting
-    from gapbench.perf.cost import TokenPrice
     from gapbench.store.records import SampleRecord
     from gapbench.store.repository import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _conceal_password(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A PostgreSQL URL's password leaves the value here, so no title, message or report that
+    shows the database can show it (store/location.py)."""
+    from gapbench.store.location import conceal
+
+    return conceal(value)
 
 
 def db_option(func: F) -> F:
@@ -21,10 +28,13 @@ def db_option(func: F) -> F:
         "--db",
         "db_path",
         type=click.Path(dir_okay=False),
+        metavar="PATH|URL",
         envvar="GAPBENCH_DB",
         default="gapbench.db",
         show_default=True,
-        help="SQLite results database (or set GAPBENCH_DB).",
+        callback=_conceal_password,
+        help="SQLite results file, or a shared PostgreSQL database as "
+        "postgresql://user@host:5432/name (the postgres extra); or set GAPBENCH_DB.",
     )(func)
 
 
@@ -74,20 +84,10 @@ def print_json(payload: object) -> None:
 
 
 def open_store(db_path: str, *, readonly: bool = False) -> Store:
-    """Open the results database; GAPBENCH_BUSY_TIMEOUT (seconds) bounds the wait for a lock."""
-    import os
+    """Open the results database (store.repository.open_store)."""
+    from gapbench.store.repository import open_store as open_results_store
 
-    from gapbench.errors import UsageError
-    from gapbench.store.repository import Store
-
-    raw = os.environ.get("GAPBENCH_BUSY_TIMEOUT", "5")
-    try:
-        busy_timeout = float(raw)
-    except ValueError:
-        raise UsageError(
-            f"GAPBENCH_BUSY_TIMEOUT must be a number of seconds, not '{raw}'."
-        ) from None
-    return Store.open(db_path, readonly=readonly, busy_timeout=busy_timeout)
+    return open_results_store(db_path, readonly=readonly)
 
 
 def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -152,10 +152,10 @@ def price_option(func: F) -> F:
 def check_prices(usd_per_hour: float | None) -> None:
     """Read every price setting (flag, environment, gapbench.toml and the user config) now, so a
     malformed file or a negative price stops a run before its first sample, not after its last."""
-    from gapbench.perf.cost import hardware_price
+    from gapbench.perf.cost import hardware_price, token_prices
 
     hardware_price(usd_per_hour)
-    _token_prices()
+    token_prices()
 
 
 def load_results(
@@ -170,8 +170,10 @@ def load_results(
     the way, where the file can be written (see Store.reap_dead_runs)."""
     import time
 
+    from gapbench.backends.registry import billing_of
     from gapbench.perf.attribution import Accounting, account_runs
-    from gapbench.perf.cost import hardware_price
+    from gapbench.perf.cost import hardware_price, token_prices
+    from gapbench.report.selection import check_models_known
     from gapbench.stats.summary import current_versions
     from gapbench.tasks.registry import list_tasks
 
@@ -179,11 +181,11 @@ def load_results(
     with open_store(db_path, readonly=True) as store:
         store.reap_dead_runs(time.time())
         if model_ids is not None:
-            _check_models_known(store.models(), model_ids, db_path)
+            check_models_known(store.models(), model_ids, db_path)
         stored = store.samples(model_ids=model_ids, tasks=task_names, include_failed=True)
         if keep is not None:
             stored = [s for s in stored if keep(s)]
-        runs = account_runs(store.runs(), store.run_latency_totals())
+        runs = account_runs(store.runs(), store.run_latency_totals(), billing_of)
     samples, hidden = current_versions(stored, {t.name: t.version for t in list_tasks()})
     if hidden:
         click.echo(
@@ -191,25 +193,4 @@ def load_results(
             "(rerun those tasks to measure the current version).",
             err=True,
         )
-    return samples, Accounting(runs=runs, hardware=price, token_prices=_token_prices())
-
-
-def _token_prices() -> dict[str, TokenPrice]:
-    """Token prices by model id: the catalog's verified list prices, overridden by `[prices]`
-    in the config files."""
-    from gapbench.catalog.providers import list_prices
-    from gapbench.perf.cost import TokenPrice, configured_token_prices
-
-    listed = {model: TokenPrice(*price) for model, price in list_prices().items()}
-    return {**listed, **configured_token_prices()}
-
-
-def _check_models_known(stored: list[str], wanted: list[str], db_path: str) -> None:
-    from gapbench.errors import UsageError, closest
-
-    for model in wanted:
-        if model not in stored:
-            raise UsageError(
-                f"No results for model '{model}' in {db_path}.{closest(model, stored)} "
-                f"Run `gapbench run --model {model} ...` first."
-            )
+    return samples, Accounting(runs=runs, hardware=price, token_prices=token_prices())

@@ -128,8 +128,12 @@ def serve(
     opts = _options(db_path, task, suite, models, margin, usd_per_hour)
     with open_results(db_path):
         pass  # a bad database fails here, before the port is taken
-    app = create_app(opts, host)
-    sock = bind(host, port)
+    sock = bind(host, port)  # a taken port fails before the summary is computed
+    try:
+        app = create_app(opts, host)  # requests queue on the socket meanwhile
+    except BaseException:
+        sock.close()
+        raise
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {db_path} read-only at http://{shown}:{bound}/ (Ctrl-C to stop)")

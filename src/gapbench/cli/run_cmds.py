@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,9 +21,7 @@ from gapbench.cli.until_verdict import until_verdict_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from pathlib import Path
 
-    from gapbench.backends.base import Backend
     from gapbench.backends.registry import BackendOptions
     from gapbench.catalog.types import ModelSpec
     from gapbench.runner import BackendFactory, RunConfig, RunOutcome
@@ -66,24 +64,9 @@ DEMO_BATCH_SIZE = 8
 
 def _backend_loader(options: BackendOptions, auto_pull: bool) -> BackendFactory:
     """Loads a model for the runner, pulling its weights first when they are not cached yet."""
-    from gapbench.backends.registry import load_backend
+    from gapbench.backends.registry import model_loader
 
-    def load(spec: ModelSpec) -> tuple[Backend, Path | None]:
-        path = _model_file(spec, auto_pull)
-        return load_backend(spec, path, options), path
-
-    return load
-
-
-def _model_file(spec: ModelSpec, auto_pull: bool) -> Path | None:
-    from gapbench.catalog.pull import model_file, pull, resolve_file
-
-    if spec.backend != "llamacpp":
-        return None
-    if spec.local_path is None and model_file(spec) is None and auto_pull:
-        click.echo(f"Pulling {spec.id} (first use)...", err=True)
-        return pull(spec, progress=lambda msg: click.echo(f"  {msg}", err=True))
-    return resolve_file(spec)
+    return model_loader(options, auto_pull)
 
 
 def _check_levels(tasks: list[Task], difficulty: str) -> None:
@@ -149,15 +132,10 @@ def _check_sandbox(tasks: list[Task], unsafe: bool) -> None:
 def _preflight(models: list[ModelSpec]) -> None:
     """Fail before anything runs when a later model could not: a missing API key, or a local file
     that is not a GGUF, would otherwise surface only after the earlier models' runs."""
-    from gapbench.catalog.pull import resolve_file
+    from gapbench.backends.registry import preflight
 
     for spec in models:
-        if spec.backend == "openai":
-            from gapbench.backends.openai_config import read_api_key
-
-            read_api_key(spec)
-        elif spec.backend == "llamacpp" and spec.local_path is not None:
-            resolve_file(spec)
+        preflight(spec)
 
 
 def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> list[RunOutcome]:
@@ -166,6 +144,25 @@ def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> list[R
 
     with open_store(db_path) as store, RichProgress() as progress:
         return run_evaluation(config, store, _backend_loader(options, True), progress)
+
+
+def _execute_on_ray(
+    config: RunConfig, db_path: str, options: BackendOptions, address: str | None
+) -> list[RunOutcome]:
+    from gapbench.ray_run import check_store_reachable, connect, run_on_ray
+    from gapbench.report.progress import RichProgress
+
+    connect(address)  # a bad address fails first, before the database is opened or made
+    try:
+        check_store_reachable(db_path)
+        with open_store(db_path):
+            pass  # a bad database fails here, before any worker starts
+        with RichProgress() as progress:
+            return run_on_ray(config, db_path, options, progress)
+    finally:
+        import ray
+
+        ray.shutdown()
 
 
 def show_results(
@@ -245,13 +242,41 @@ def _check_answered(overall: list[ScoreRow], db_path: str) -> None:
     )
 
 
-@click.command()
+CONFIG_FILE_META = "gapbench.config_file"
+"""ctx.meta key of the run file used (its path and sha256), stored with each run's settings."""
+
+
+class ConfigFileCommand(click.Command):
+    """`run`, whose options may come from a TOML file (--config; cli/run_config.py): the file
+    fills every option not given on the command line before the command runs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        path = ctx.params.pop("config_path", None)
+        if path is not None:
+            from gapbench.cli.run_config import apply_config_file
+
+            apply_config_file(ctx, path)
+        if not ctx.params.get("model_refs"):  # required, unless the file names the models
+            model = next(param for param in self.params if param.name == "model_refs")
+            raise click.MissingParameter(ctx=ctx, param=model)
+        return super().invoke(ctx)
+
+
+@click.command(cls=ConfigFileCommand)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A TOML file of these options (docs/config.md), checked before anything runs; flags "
+    "given as well override it.",
+)
 @click.option(
     "--model",
     "model_refs",
     multiple=True,
-    required=True,
-    help="Catalog id, path to a .gguf file, or scripted:NAME (repeat for several models).",
+    help="Catalog id, path to a .gguf file, or scripted:NAME (repeat for several models; "
+    "required unless --config names them).",
 )
 @task_selection
 @click.option(
@@ -339,6 +364,17 @@ def _check_answered(overall: list[ScoreRow], db_path: str) -> None:
     default=None,
     help="Requests in flight per API model (default: the catalog's, else 16).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Spread the run over a Ray cluster: HOST:PORT or ray://HOST:PORT, or nothing for the "
+    "cluster RAY_ADDRESS or `ray start` names (else a one-machine one). Needs "
+    "pip install 'gapbench[ray]'.",
+)
 @until_verdict_options
 @db_option
 @price_option
@@ -359,6 +395,7 @@ def run(
     threads: int | None,
     batch_size: int | None,
     concurrency: int | None,
+    ray_address: str | None,
     db_path: str,
     usd_per_hour: float | None,
     until_verdict: bool,
@@ -371,8 +408,8 @@ def run(
 
     With --until-verdict, instances are drawn in rounds (10 per task, then 1.2x as many each
     round) until every pair of models is settled or a budget is spent."""
+    from gapbench.backends.references import resolve_model
     from gapbench.backends.registry import BackendOptions
-    from gapbench.catalog.loader import resolve_model
     from gapbench.cli.until_verdict import check_models_and_tasks, check_until_verdict
     from gapbench.runner import RunConfig, check_config
     from gapbench.tasks.suites import resolve_tasks
@@ -382,6 +419,13 @@ def run(
     margin_fraction, budget = check_until_verdict(
         until_verdict, margin, max_n, max_usd, max_minutes, n_given
     )
+    if ray_address is not None and until_verdict:
+        from gapbench.errors import UsageError
+
+        raise UsageError(
+            "--ray does not run --until-verdict's rounds yet: run a fixed --n on the cluster, "
+            "then `gapbench compare`, or drop --ray."
+        )
     _check_draws(samples, temperature)
     check_prices(usd_per_hour)
     models = [resolve_model(ref) for ref in model_refs]
@@ -402,6 +446,7 @@ def run(
         samples=samples,
         prompt_style=prompt_style,
         prompt_variants=prompt_variants,
+        provenance=click.get_current_context().meta.get(CONFIG_FILE_META, {}),
     )
     options = BackendOptions(threads=threads, batch_size=batch_size, concurrency=concurrency)
     if until_verdict:
@@ -417,7 +462,10 @@ def run(
         show_results(final, result.scopes, db_path, usd_per_hour, result.n_by_model, result.pairs)
         return
     check_config(config)
-    outcomes = _execute(config, db_path, options)
+    if ray_address is not None:
+        outcomes = _execute_on_ray(config, db_path, options, ray_address or None)
+    else:
+        outcomes = _execute(config, db_path, options)
     show_results(config, _scopes(outcomes), db_path, usd_per_hour)
 
 

@@ -150,11 +150,12 @@ def check_models_and_tasks(models: list[ModelSpec], tasks: list[Task], budget: B
             "out of --until-verdict."
         )
     if budget.max_usd is not None:
-        from gapbench.cli.options import _token_prices
+        from gapbench.backends.registry import entry_of
+        from gapbench.perf.cost import token_prices
 
-        prices = _token_prices()
+        prices = token_prices()
         for spec in models:
-            if spec.backend == "openai" and spec.id not in prices:
+            if entry_of(spec).billing == "tokens" and spec.id not in prices:
                 raise UsageError(
                     f"No price is known for {spec.id}, so --max-usd cannot be kept: add "
                     f'[prices."{spec.id}"] to gapbench.toml, or use --max-n or --max-minutes.'
@@ -173,20 +174,21 @@ def execute_until_verdict(
     """Open the database and run the rounds, printing decisions as they come. `load` replaces
     the loader that pulls and opens models (a test replaying stored rounds passes one that
     refuses)."""
-    from gapbench.cli.options import _token_prices, open_store
+    from gapbench.backends.registry import billing_of
+    from gapbench.cli.options import open_store
     from gapbench.cli.run_cmds import _backend_loader
     from gapbench.perf.attribution import Accounting, account_runs
-    from gapbench.perf.cost import hardware_price
+    from gapbench.perf.cost import hardware_price, token_prices
     from gapbench.report.progress import RichProgress
     from gapbench.report.sequential import SequentialPrinter
     from gapbench.sequential_run import run_until_verdict
 
     price = hardware_price(usd_per_hour)
-    prices = _token_prices()
+    prices = token_prices()
     with open_store(db_path) as store:
 
         def accounting() -> Accounting:
-            runs = account_runs(store.runs(), store.run_latency_totals())
+            runs = account_runs(store.runs(), store.run_latency_totals(), billing_of)
             return Accounting(runs=runs, hardware=price, token_prices=prices)
 
         return run_until_verdict(

@@ -16,14 +16,15 @@ latencies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gapbench.perf.cost import HardwarePrice, TokenPrice, time_cost, token_cost
 from gapbench.store.records import RunRow, SampleRecord
 
-API_BACKENDS = frozenset({"openai"})
-"""Backends whose cost is the provider's token price, not our machine's time."""
+BillingOf = Callable[[str], str]
+"""A stored backend name -> 'tokens' (charged at the provider's token price) or 'time' (our
+machine's time); backends.registry.billing_of is the real one."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class RunAccount:
     unsafe_sandbox: bool = False
     """The run scored model code without the sandbox (--unsafe-sandbox): its code scores are the
     program's word as much as the tests'."""
+    billing: str = "time"
+    """'tokens': the provider's token price applies, not our machine's time."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class Accounting:
     def cost_usd(self, sample: SampleRecord) -> float | None:
         """Dollars charged to one sample, or None when no price applies."""
         run = self.runs.get(sample.run_id)
-        if run is not None and run.backend in API_BACKENDS:
+        if run is not None and run.billing == "tokens":
             price = self.token_prices.get(sample.key.model_id)
             if price is None:
                 return None
@@ -79,7 +82,7 @@ class Accounting:
 
 
 def account_runs(
-    runs: Sequence[RunRow], latency_totals: Mapping[int, float]
+    runs: Sequence[RunRow], latency_totals: Mapping[int, float], billing_of: BillingOf
 ) -> dict[int, RunAccount]:
     """Per-run scale factors. A run without measures (killed before its first chunk was done, or
     run by an older gapbench and killed) is assumed to have kept its batch full: scale 1 / batch
@@ -97,5 +100,7 @@ def account_runs(
         peak = run.measures.peak_rss_mb if run.measures else None
         sandbox = run.info.sampling.get("sandbox")
         unsafe = isinstance(sandbox, dict) and sandbox.get("level") == "unsafe"
-        accounts[run.id] = RunAccount(run.info.backend, run.info.model_id, scale, peak, unsafe)
+        accounts[run.id] = RunAccount(
+            run.info.backend, run.info.model_id, scale, peak, unsafe, billing_of(run.info.backend)
+        )
     return accounts

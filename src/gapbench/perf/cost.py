@@ -99,6 +99,15 @@ def configured_token_prices(paths: Sequence[Path] | None = None) -> dict[str, To
     return {model: price for model, (price, _) in configured_price_sources(paths).items()}
 
 
+def token_prices() -> dict[str, TokenPrice]:
+    """Token prices by model id: the catalog's verified list prices (else genai-prices'),
+    overridden by `[prices]` in the config files."""
+    from gapbench.perf.prices import list_prices
+
+    listed = {model: TokenPrice(*price) for model, price in list_prices().items()}
+    return {**listed, **configured_token_prices()}
+
+
 def configured_price_sources(
     paths: Sequence[Path] | None = None,
 ) -> dict[str, tuple[TokenPrice, Path]]:

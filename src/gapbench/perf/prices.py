@@ -105,8 +105,9 @@ def catalog_price(spec: ModelSpec) -> PriceQuote | None:
 
 def run_price(spec: ModelSpec) -> dict[str, object]:
     """The price of an API model's run, for its provenance (`runs.sampling`): {'price': ...},
-    with the reason when there is none; {} for local models, charged by time at report time."""
-    if spec.backend != "openai":
+    with the reason when there is none; {} for local models (no API endpoint), charged by time at
+    report time."""
+    if spec.api is None:
         return {}
     quote = model_price(spec)
     if quote is not None:
@@ -232,3 +233,16 @@ def _changed_on(model: ModelInfo, day: dt.date) -> dt.date | None:
         if isinstance(c.constraint, StartDateConstraint) and c.constraint.start_date <= day
     ]
     return max(starts, default=None)
+
+
+def list_prices() -> dict[str, tuple[float, float]]:
+    """(input, output) USD price per 1M tokens of every listed API model that has one, by model
+    id ('provider/model'): the catalog's verified price, else genai-prices'."""
+    from gapbench.catalog.providers import list_provider_models
+
+    prices = {}
+    for spec in list_provider_models():
+        quote = listed_price(spec)
+        if quote is not None:
+            prices[spec.id] = (quote.input_per_mtok, quote.output_per_mtok)
+    return prices

@@ -11,19 +11,19 @@ as the terminal leaderboard. Tests check the rows against `summarize`.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gapbench.perf.attribution import API_BACKENDS, Accounting
+from gapbench.perf.attribution import Accounting
 from gapbench.perf.cost import pareto_frontier, time_cost, token_cost
 from gapbench.report.outcomes import OutcomeTable
 from gapbench.report.selection import Selection
 from gapbench.stats.intervals import clustered_pass_interval, wilson_interval
 from gapbench.stats.passk import mean_pass_at_k
 from gapbench.stats.summary import OVERALL, ScoreRow
+from gapbench.store.dbapi import Connection
 
 GroupKey = tuple[str, str]
 """(model, task), task being OVERALL for a model's pooled row."""
@@ -53,7 +53,7 @@ class _Sums:
     tpot: float | None = None
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+def _rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
     return conn.execute(sql, params).fetchall()
 
 
@@ -62,12 +62,13 @@ def _keys(model: str, task: str) -> tuple[GroupKey, GroupKey]:
 
 
 def _add_run_sums(
-    conn: sqlite3.Connection, sel: Selection, acct: Accounting, sums: dict[GroupKey, _Sums]
+    conn: Connection, sel: Selection, acct: Accounting, sums: dict[GroupKey, _Sums]
 ) -> None:
     where, params = sel.where()
     ok = "s.error IS NULL"
     sql = f"""
-        SELECT model_id, task, run_id, COUNT(*) AS stored, SUM({ok}) AS answered,
+        SELECT model_id, task, run_id, COUNT(*) AS stored,
+               SUM(CASE WHEN {ok} THEN 1 ELSE 0 END) AS answered,
                SUM(CASE WHEN {ok} THEN correct ELSE 0 END) AS correct,
                SUM(CASE WHEN {ok} AND extraction_ok = 0 THEN 1 ELSE 0 END) AS no_answer,
                SUM(CASE WHEN {ok} THEN completion_tokens ELSE 0 END) AS ctok,
@@ -82,7 +83,7 @@ def _add_run_sums(
         cost: float | None
         if r["answered"] == 0:
             cost = 0.0
-        elif run is not None and run.backend in API_BACKENDS:
+        elif run is not None and run.billing == "tokens":
             price = acct.token_prices.get(r["model_id"])
             cost = None if price is None else token_cost(r["ptok"], r["ctok"], price)
         else:
@@ -103,13 +104,14 @@ def _add_run_sums(
                 s.unsafe += r["answered"]
 
 
-def _add_instances(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
+def _add_instances(conn: Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
     where, params = sel.where()
     sql = f"""
         SELECT model_id, task, k, c, MAX(later) AS later, COUNT(*) AS m FROM (
-            SELECT model_id, task, COUNT(*) AS k, SUM(correct) AS c, MAX(draw) > 0 AS later
+            SELECT model_id, task, COUNT(*) AS k, SUM(correct) AS c,
+                   MAX(CASE WHEN draw > 0 THEN 1 ELSE 0 END) AS later
             FROM samples AS s WHERE s.error IS NULL AND {where}
-            GROUP BY model_id, {INSTANCE})
+            GROUP BY model_id, {INSTANCE}) AS instances
         GROUP BY model_id, task, k, c"""
     for r in _rows(conn, sql, params):
         for key in _keys(r["model_id"], r["task"]):
@@ -118,7 +120,7 @@ def _add_instances(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey
             s.any_later_draw = s.any_later_draw or bool(r["later"])
 
 
-def _add_reasons(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
+def _add_reasons(conn: Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
     where, params = sel.where()
     sql = f"""
         SELECT model_id, task, COALESCE(score_method, 'unknown') AS reason, COUNT(*) AS n
@@ -130,7 +132,7 @@ def _add_reasons(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, 
             reasons[r["reason"]] = reasons.get(r["reason"], 0) + r["n"]
 
 
-def _add_phrasings(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
+def _add_phrasings(conn: Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
     """Accuracy per prompt phrasing: the mean over instances of each one's right share."""
     where, params = sel.where()
     # Only a model answered in several phrasings gets them (a cheap scan finds which): the
@@ -154,7 +156,7 @@ def _add_phrasings(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey
                 SELECT model_id, task, COALESCE(prompt_style, 'unknown') AS style,
                        AVG(correct) AS share
                 FROM samples AS s WHERE s.error IS NULL AND {where}
-                GROUP BY model_id, {INSTANCE}, style)
+                GROUP BY model_id, {INSTANCE}, style) AS shares
             GROUP BY {partition}, style"""
         found: dict[GroupKey, dict[str, float]] = defaultdict(dict)
         for r in _rows(conn, sql, params):
@@ -165,7 +167,7 @@ def _add_phrasings(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey
 
 
 def _timings(
-    conn: sqlite3.Connection, sel: Selection
+    conn: Connection, sel: Selection
 ) -> dict[GroupKey, tuple[list[float], list[float], list[float]]]:
     """Per (model, task) and per model: the latencies, times to first token and times per
     output token of the answered samples, each sorted: one scan, the values computed in SQL as
@@ -176,7 +178,8 @@ def _timings(
         SELECT model_id, task, latency_s,
                CASE WHEN ttft_s IS NOT NULL THEN ttft_s END,
                CASE WHEN ttft_s IS NOT NULL AND completion_tokens > 1
-                    THEN MAX(0.0, latency_s - ttft_s) / (completion_tokens - 1) END
+                    THEN (CASE WHEN latency_s > ttft_s THEN latency_s - ttft_s ELSE 0.0 END)
+                         / (completion_tokens - 1) END
         FROM samples AS s WHERE s.error IS NULL AND {where}"""
     by_task: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = {}
     for model, task, latency, ttft, tpot in conn.execute(sql, params):
@@ -215,7 +218,7 @@ def _interpolate(ordered: Sequence[float], n: int, q: int) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def _add_timing(conn: sqlite3.Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
+def _add_timing(conn: Connection, sel: Selection, sums: dict[GroupKey, _Sums]) -> None:
     timings = _timings(conn, sel)
     for key, s in sums.items():
         latency, ttft, tpot = timings.get(key, ([], [], []))
@@ -279,7 +282,7 @@ def _score_row(key: GroupKey, s: _Sums, acct: Accounting) -> ScoreRow:
 
 
 def leaderboard(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sel: Selection,
     acct: Accounting,
     outcomes: OutcomeTable | None = None,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from gapbench.report.html import MAX_CHARS, SAMPLE_LIMIT
 from gapbench.report.views import ReportOptions
+from gapbench.store.dbapi import Connection
 
 
 def embedded_samples(
-    conn: sqlite3.Connection, opts: ReportOptions, view: dict[str, Any], limit: int, max_chars: int
+    conn: Connection, opts: ReportOptions, view: dict[str, Any], limit: int, max_chars: int
 ) -> tuple[list[dict[str, Any]], dict[str, list[list[int]]]]:
     """Up to `limit` samples of every model and task (in instance order), and for every pair of
     models and task up to `limit` instances where exactly one was right, with their samples."""

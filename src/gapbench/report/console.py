@@ -501,6 +501,7 @@ def print_models(
     from rich.markup import escape
     from rich.table import Table
 
+    from gapbench.backends.registry import entry_of
     from gapbench.catalog.providers import key_status
 
     table = Table(
@@ -513,9 +514,9 @@ def print_models(
     for header in ["pulled", "key", "$/M in/out", "price from"]:
         table.add_column(header, no_wrap=True)
     for spec in specs:
-        local = spec.backend == "llamacpp"
+        entry = entry_of(spec)
         quote = prices.get(spec.id)
-        if spec.backend != "openai" or spec.id.endswith("<model>"):
+        if entry.billing != "tokens" or spec.id.endswith("<model>"):
             price, source = "-", "-"  # charged by time, or no model named yet
         elif quote is None:
             price, source = "-", "none known"
@@ -531,7 +532,7 @@ def print_models(
             spec.kind,
             spec.quantization,
             spec.license,
-            ("yes" if pulled.get(spec.id) else "no") if local else "n/a",
+            ("yes" if pulled.get(spec.id) else "no") if entry.shows_pulled else "n/a",
             key_status(spec),
             price,
             source,
@@ -539,6 +540,7 @@ def print_models(
         table.add_row(*map(escape, cells))
     console = _console()
     print_dropped(console, print_table(table, console, MODELS_ORDER, always=1, wide=wide))
+    console.print(escape(backends_line()), highlight=False)
     console.print(
         escape(
             "key: whether the API key variable named in the catalog is set (n/a: none needed). "
@@ -552,6 +554,20 @@ def print_models(
     )
 
 
+def backends_line() -> str:
+    """'Backends: ...' with each one's model-reference prefix and, for a plugin's, its package."""
+    from gapbench.backends.registry import backend_entries
+
+    parts = []
+    for entry in backend_entries():
+        form = entry.reference_form or (f"{entry.prefix}..." if entry.prefix else "")
+        notes = [form] if form else []
+        if entry.source != "gapbench":
+            notes.append(f"from {entry.source}")
+        parts.append(entry.name + (f" ({', '.join(notes)})" if notes else ""))
+    return "Backends: " + ", ".join(parts) + "."
+
+
 def _params(count: int) -> str:
     if count <= 0:
         return "-"  # not disclosed (API models)
@@ -561,10 +577,14 @@ def _params(count: int) -> str:
 
 
 def print_tasks(
-    tasks: Sequence[Task], suites_of: Mapping[str, list[str]], *, wide: bool = False
+    tasks: Sequence[Task],
+    suites_of: Mapping[str, list[str]],
+    *,
+    wide: bool = False,
+    sources: Mapping[str, str] | None = None,
 ) -> None:
     """One row per task family; columns that do not fit go in TASKS_ORDER's order (--wide keeps
-    them)."""
+    them). A 'from' column names the plugin package of tasks that come from one."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -578,8 +598,12 @@ def print_tasks(
         table.add_column(header, no_wrap=True)
     table.add_column("suites")
     table.add_column("description", min_width=24)
+    origins = sources or {}
+    from_plugins = any(origins.get(t.name, "gapbench") != "gapbench" for t in tasks)
+    if from_plugins:
+        table.add_column("from", no_wrap=True)
     for task in tasks:
-        table.add_row(
+        cells = [
             task.name,
             task.area,
             task.language,
@@ -587,10 +611,15 @@ def print_tasks(
             task.version,
             task.kind,
             " ".join(suites_of.get(task.name, [])),
-            escape(task.description),
-        )
+            task.description,
+        ]
+        if from_plugins:
+            cells.append(origins.get(task.name, "gapbench"))
+        table.add_row(*map(escape, cells))
     console = _console()
-    dropped = print_table(table, console, TASKS_ORDER, always=2, wide=wide)
+    # A plugin's tasks add a 'from' column, the first to go when the table does not fit.
+    order = (*TASKS_ORDER, "from") if from_plugins else TASKS_ORDER
+    dropped = print_table(table, console, order, always=2, wide=wide)
     print_dropped(console, dropped)
     if "levels" not in dropped:
         console.print("levels: e = easy, m = medium, h = hard", style="dim", highlight=False)

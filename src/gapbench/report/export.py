@@ -128,7 +128,7 @@ def _sample_batches(opts: ReportOptions) -> Iterator[list[dict[str, Any]]]:
     from gapbench.report.views import open_results, selection
 
     names = [name for name, _ in SAMPLE_COLUMNS]
-    select = ", ".join("s.rowid" if n == "sample_id" else f"s.{n}" for n in names)
+    select = ", ".join("s.id" if n == "sample_id" else f"s.{n}" for n in names)
     order = (
         "s.model_id, s.task, s.task_version, s.seed, s.instance_index, s.difficulty, "
         "s.settings_hash, s.draw"

@@ -15,12 +15,12 @@ which is all the bootstrap depends on.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from gapbench.report.selection import Selection, marks
 from gapbench.stats.ranking import SharedOutcomes
+from gapbench.store.dbapi import Connection, is_postgres
 
 INSTANCE = "task, task_version, seed, instance_index, difficulty"
 
@@ -31,12 +31,12 @@ def latest_answers(sel: Selection, models: Sequence[str]) -> tuple[str, list[Any
     where, params = sel.where()
     sql = f"""
         SELECT {INSTANCE}, model_id, correct, sample_id FROM (
-            SELECT {INSTANCE}, model_id, correct, s.rowid AS sample_id,
+            SELECT {INSTANCE}, model_id, correct, s.id AS sample_id,
                    ROW_NUMBER() OVER (PARTITION BY model_id, {INSTANCE}
                                       ORDER BY created_at DESC, settings_hash DESC) AS rn
             FROM samples AS s
             WHERE s.error IS NULL AND s.draw = 0 AND s.prompt_variant = 0
-              AND s.model_id IN ({marks(models)}) AND {where})
+              AND s.model_id IN ({marks(models)}) AND {where}) AS answers
         WHERE rn = 1"""
     return sql, [*models, *params]
 
@@ -47,7 +47,7 @@ class OutcomeTable:
     and the gap (one scan of the samples instead of one per set of models)."""
 
     def __init__(
-        self, conn: sqlite3.Connection, sel: Selection, models: Sequence[str] | None = None
+        self, conn: Connection, sel: Selection, models: Sequence[str] | None = None
     ) -> None:
         self.conn = conn
         self.sel = sel
@@ -76,16 +76,22 @@ class OutcomeTable:
                                           ORDER BY created_at DESC, settings_hash DESC) AS rn
                 FROM samples AS s
                 WHERE s.error IS NULL AND s.draw = 0 AND s.prompt_variant = 0 {models}
-                  AND {where})
+                  AND {where}) AS answers
             WHERE rn = 1"""
         # Each answer as "<right><length of the model id>:<model id>", concatenated.
+        answer = "CAST(correct AS TEXT) || CAST(length(model_id) AS TEXT) || ':' || model_id"
+        if is_postgres(self.conn):
+            # Text compared by code point, as SQLite does, whatever the database's locale.
+            concat, by_code_point = f"string_agg({answer}, '' ORDER BY model_id)", ' COLLATE "C"'
+        else:
+            concat, by_code_point = f"GROUP_CONCAT({answer}, '')", ""
         sql = f"""
             SELECT pattern, task, task_version, difficulty, COUNT(*) AS n,
-                   MIN(CAST(seed AS TEXT) || ', ' || CAST(instance_index AS TEXT)) AS first
+                   MIN((CAST(seed AS TEXT) || ', ' || CAST(instance_index AS TEXT)){by_code_point})
+                       AS first
             FROM (
-                SELECT {INSTANCE},
-                       GROUP_CONCAT(correct || length(model_id) || ':' || model_id, '') AS pattern
-                FROM ({latest}) GROUP BY {INSTANCE})
+                SELECT {INSTANCE}, {concat} AS pattern
+                FROM ({latest}) AS latest GROUP BY {INSTANCE}) AS patterns
             GROUP BY pattern, task, task_version, difficulty"""
         rows = []
         for pattern, task, version, difficulty, n, first in self.conn.execute(sql, params):
@@ -166,7 +172,7 @@ def columns_from_counts(counts: PairCounts) -> tuple[list[bool], list[bool]]:
 
 
 def phrasing_counts(
-    conn: sqlite3.Connection, sel: Selection, model_a: str, model_b: str
+    conn: Connection, sel: Selection, model_a: str, model_b: str
 ) -> dict[str, tuple[int, int, int]]:
     """Per prompt phrasing both models were asked in: (paired instances, A right, B right), on
     the instances both answered in it (draw 0, latest answer), as stats/summary.py
@@ -184,14 +190,15 @@ def phrasing_counts(
                                           ORDER BY created_at DESC, settings_hash DESC) AS rn
                 FROM samples AS s
                 WHERE s.error IS NULL AND s.draw = 0 AND s.model_id IN (?, ?) AND {where})
+                AS answers
             WHERE rn = 1
-            GROUP BY {INSTANCE}, style HAVING COUNT(*) = 2)
+            GROUP BY {INSTANCE}, style HAVING COUNT(*) = 2) AS paired
         GROUP BY style"""
     rows = conn.execute(sql, [model_a, model_b, model_a, model_b, *params]).fetchall()
     return {r["style"]: (r["n"], r["ra"], r["rb"]) for r in rows}
 
 
-def styles_by_model(conn: sqlite3.Connection, sel: Selection) -> dict[str, set[str]]:
+def styles_by_model(conn: Connection, sel: Selection) -> dict[str, set[str]]:
     """The prompt phrasings each model's stored samples (failed ones included) were asked in."""
     where, params = sel.where()
     sql = (

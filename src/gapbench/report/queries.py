@@ -6,13 +6,13 @@ text, to be escaped by whoever shows it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from gapbench.report.outcomes import INSTANCE, latest_answers
 from gapbench.report.selection import Selection
+from gapbench.store.dbapi import Connection
 
 Outcome = Literal["all", "right", "wrong", "noanswer", "failed"]
 OUTCOMES: tuple[Outcome, ...] = ("all", "right", "wrong", "noanswer", "failed")
@@ -42,16 +42,17 @@ SAMPLE_FIELDS: tuple[str, ...] = (
 )
 """What the sample browser (and /api/samples) gets of each sample, in this order."""
 
+# `id` is the samples table's INTEGER PRIMARY KEY, which in SQLite is the rowid itself.
 _SELECT = (
-    'SELECT s.rowid AS id, s.model_id AS model, s.task, s.seed, s.instance_index AS "index", '
+    'SELECT s.id AS id, s.model_id AS model, s.task, s.seed, s.instance_index AS "index", '
     "s.difficulty, s.draw, s.prompt_style, s.prompt, s.output, s.reasoning, s.extracted, "
     "s.reference, s.correct, s.extraction_ok, s.score_method, s.error, s.latency_s, s.ttft_s, "
     "s.prompt_tokens, s.completion_tokens FROM samples AS s"
 )
-_ORDER = "ORDER BY s.model_id, s.task, s.seed, s.instance_index, s.difficulty, s.draw, s.rowid"
+_ORDER = "ORDER BY s.model_id, s.task, s.seed, s.instance_index, s.difficulty, s.draw, s.id"
 
 _OUTCOME_SQL: dict[Outcome, str] = {
-    "all": "1",
+    "all": "1 = 1",
     "right": "s.error IS NULL AND s.correct = 1",
     "wrong": "s.error IS NULL AND s.correct = 0",
     "noanswer": "s.error IS NULL AND s.extraction_ok = 0",
@@ -70,7 +71,7 @@ class SampleQuery:
     limit: int = 50
 
 
-def _sample_dict(row: sqlite3.Row, max_chars: int | None = None) -> dict[str, Any]:
+def _sample_dict(row: Any, max_chars: int | None = None) -> dict[str, Any]:
     out = {name: row[name] for name in SAMPLE_FIELDS}
     out["correct"] = bool(out["correct"])
     out["extraction_ok"] = bool(out["extraction_ok"])
@@ -95,7 +96,7 @@ def _filters(sel: Selection, q: SampleQuery) -> tuple[str, list[Any]]:
 
 
 def samples_page(
-    conn: sqlite3.Connection, sel: Selection, q: SampleQuery, max_chars: int | None = None
+    conn: Connection, sel: Selection, q: SampleQuery, max_chars: int | None = None
 ) -> tuple[int, list[dict[str, Any]]]:
     """(how many samples match, the page of them at q.offset), in instance order."""
     where, params = _filters(sel, q)
@@ -109,19 +110,19 @@ def samples_page(
 
 
 def samples_by_id(
-    conn: sqlite3.Connection, ids: Sequence[int], max_chars: int | None = None
+    conn: Connection, ids: Sequence[int], max_chars: int | None = None
 ) -> dict[int, dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
-        for row in conn.execute(f"{_SELECT} WHERE s.rowid IN ({marks})", chunk):
+        for row in conn.execute(f"{_SELECT} WHERE s.id IN ({marks})", chunk):
             found[int(row["id"])] = _sample_dict(row, max_chars)
     return found
 
 
 def disagreements_page(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sel: Selection,
     model_a: str,
     model_b: str,
@@ -141,10 +142,10 @@ def disagreements_page(
     join = f"""
         SELECT MAX(CASE WHEN model_id = ? THEN sample_id END) AS ia,
                MAX(CASE WHEN model_id = ? THEN sample_id END) AS ib
-        FROM ({latest}) GROUP BY {INSTANCE}
+        FROM ({latest}) AS latest GROUP BY {INSTANCE}
         HAVING COUNT(*) = 2 AND MIN(correct) != MAX(correct)"""
     args = [model_a, model_b, *params]
-    total = int(conn.execute(f"SELECT COUNT(*) FROM ({join})", args).fetchone()[0])
+    total = int(conn.execute(f"SELECT COUNT(*) FROM ({join}) AS pairs", args).fetchone()[0])
     page = conn.execute(
         f"{join} ORDER BY {INSTANCE} LIMIT ? OFFSET ?", [*args, limit, offset]
     ).fetchall()
@@ -154,7 +155,7 @@ def disagreements_page(
 
 
 def first_disagreements(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sel: Selection,
     model_a: str,
     model_b: str,
@@ -174,8 +175,8 @@ def first_disagreements(
                 SELECT {INSTANCE},
                        MAX(CASE WHEN model_id = ? THEN sample_id END) AS ia,
                        MAX(CASE WHEN model_id = ? THEN sample_id END) AS ib
-                FROM ({latest}) GROUP BY {INSTANCE}
-                HAVING COUNT(*) = 2 AND MIN(correct) != MAX(correct)))
+                FROM ({latest}) AS latest GROUP BY {INSTANCE}
+                HAVING COUNT(*) = 2 AND MIN(correct) != MAX(correct)) AS pairs) AS numbered
         WHERE k <= ? ORDER BY task, k"""
     rows = conn.execute(sql, [model_a, model_b, *params, limit]).fetchall()
     found = samples_by_id(conn, [int(i) for r in rows for i in (r["ia"], r["ib"])], max_chars)
@@ -187,14 +188,14 @@ def first_disagreements(
     return pages
 
 
-def sample_counts(conn: sqlite3.Connection, sel: Selection) -> dict[str, int]:
+def sample_counts(conn: Connection, sel: Selection) -> dict[str, int]:
     """Stored samples per 'model\\ttask' (failed ones included)."""
     where, params = sel.where()
     sql = f"SELECT model_id, task, COUNT(*) FROM samples AS s WHERE {where} GROUP BY 1, 2"
     return {f"{m}\t{t}": int(n) for m, t, n in conn.execute(sql, params)}
 
 
-def hidden_versions(conn: sqlite3.Connection, sel: Selection) -> int:
+def hidden_versions(conn: Connection, sel: Selection) -> int:
     """Stored samples of older task versions that the selection leaves out."""
     from dataclasses import replace
 
@@ -207,11 +208,11 @@ def hidden_versions(conn: sqlite3.Connection, sel: Selection) -> int:
     return int(conn.execute(sql, [*params, *current_params]).fetchone()[0])
 
 
-def fingerprint(conn: sqlite3.Connection) -> tuple[Any, ...]:
+def fingerprint(conn: Connection) -> tuple[Any, ...]:
     """Changes whenever a sample or a run is stored or changes (what the server polls)."""
-    samples = conn.execute("SELECT COUNT(*), MAX(rowid), MAX(created_at) FROM samples").fetchone()
+    samples = conn.execute("SELECT COUNT(*), MAX(id), MAX(created_at) FROM samples").fetchone()
     runs = conn.execute(
-        "SELECT COUNT(*), MAX(id), SUM(status = 'running'), MAX(COALESCE(finished_at, 0)), "
-        "SUM(COALESCE(generations, 0)) FROM runs"
+        "SELECT COUNT(*), MAX(id), SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), "
+        "MAX(COALESCE(finished_at, 0)), SUM(COALESCE(generations, 0)) FROM runs"
     ).fetchone()
     return (*tuple(samples), *tuple(runs))

@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def check_models_known(stored: list[str], wanted: list[str], db_path: str) -> None:
+    """UsageError naming the first model in `wanted` that has no results in the database."""
+    from gapbench.errors import UsageError, closest
+
+    for model in wanted:
+        if model not in stored:
+            raise UsageError(
+                f"No results for model '{model}' in {db_path}.{closest(model, stored)} "
+                f"Run `gapbench run --model {model} ...` first."
+            )
+
+
 @dataclass(frozen=True)
 class Selection:
     """A filter over the samples table (aliased `s` in every query that uses it)."""
@@ -41,7 +53,7 @@ class Selection:
             params.extend(names)
             for name in names:
                 params.extend((name, self.versions[name]))
-        return (" AND ".join(parts) or "1", params)
+        return (" AND ".join(parts) or "1 = 1", params)
 
 
 def _marks(n: int) -> str:

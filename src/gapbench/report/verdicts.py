@@ -6,7 +6,6 @@ fed with per-instance correctness that SQLite has already paired (report/outcome
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 
 from gapbench.report.outcomes import (
@@ -19,10 +18,11 @@ from gapbench.report.selection import Selection
 from gapbench.stats.gap import GapReport, ModelOrigin
 from gapbench.stats.paired import PairedComparison
 from gapbench.stats.ranking import SharedOutcomes
+from gapbench.store.dbapi import Connection
 
 
 def pairwise(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sel: Selection,
     ranked: Sequence[str],
     margin: float,
@@ -50,7 +50,7 @@ def pairwise(
     return holm_verdicts(comparisons)
 
 
-def _phrasing_gaps(conn: sqlite3.Connection, sel: Selection, a: str, b: str) -> dict[str, float]:
+def _phrasing_gaps(conn: Connection, sel: Selection, a: str, b: str) -> dict[str, float]:
     gaps = {
         style: (right_a - right_b) / n
         for style, (n, right_a, right_b) in sorted(phrasing_counts(conn, sel, a, b).items())
@@ -60,7 +60,7 @@ def _phrasing_gaps(conn: sqlite3.Connection, sel: Selection, a: str, b: str) -> 
 
 
 def origin_gaps(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sel: Selection,
     origins: Mapping[str, ModelOrigin],
     margin: float,

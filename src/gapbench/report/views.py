@@ -9,16 +9,19 @@ provenance of every run. Samples are not part of it: they are read a page at a t
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gapbench.perf.attribution import Accounting
 from gapbench.report.selection import Selection
+from gapbench.store.dbapi import Connection
+
+if TYPE_CHECKING:
+    from gapbench.store.repository import Store
 
 VIEW_VERSION = 1
 """Bumped when the shape of the view changes (the page checks it)."""
@@ -34,9 +37,13 @@ class ReportOptions:
 
 
 def check_database(db_path: str) -> None:
-    """UsageError unless `db_path` is a file (SQLite would otherwise report it as empty)."""
+    """UsageError unless `db_path` is a file (SQLite would otherwise report it as empty); a
+    PostgreSQL URL is checked when it is opened."""
     from gapbench.errors import UsageError
+    from gapbench.store.location import is_postgres_url
 
+    if is_postgres_url(db_path):
+        return
     path = Path(db_path)
     if path.is_dir():
         raise UsageError(f"{db_path} is a folder, not a database file: pass a file path to --db.")
@@ -48,12 +55,12 @@ def check_database(db_path: str) -> None:
 
 
 @contextmanager
-def open_results(db_path: str, *, reap: bool = True) -> Iterator[sqlite3.Connection]:
-    """A checked read-only connection to a gapbench database (SQLite refuses every write)."""
+def open_results(db_path: str, *, reap: bool = True) -> Iterator[Connection]:
+    """A checked read-only connection to a gapbench database (SQLite, or a PostgreSQL session,
+    refuses every write)."""
     import os
 
     from gapbench.errors import StoreError, UsageError
-    from gapbench.store.connection import open_connection
     from gapbench.store.repository import Store
 
     check_database(db_path)
@@ -65,51 +72,61 @@ def open_results(db_path: str, *, reap: bool = True) -> Iterator[sqlite3.Connect
             f"GAPBENCH_BUSY_TIMEOUT must be a number of seconds, not '{raw}'."
         ) from None
     try:
-        conn = open_connection(Path(db_path), readonly=True, busy_timeout=busy)
+        store = Store.open(db_path, readonly=True, busy_timeout=busy)
     except StoreError as exc:
         if "No results" in str(exc):
             raise UsageError(str(exc)) from None
         raise
-    store = Store(conn, Path(db_path), readonly=True, busy_timeout=busy)
     try:
         if reap:
             store.reap_dead_runs(time.time())
-        yield conn
+        yield store.connection
     finally:
         store.close()
 
 
-def accounting(conn: sqlite3.Connection, db_path: str, usd_per_hour: float | None) -> Accounting:
-    """Run scales and prices, as cli/options.py `load_results` builds them."""
-    from gapbench.cli.options import _token_prices
-    from gapbench.perf.attribution import account_runs
-    from gapbench.perf.cost import hardware_price
+def _store(conn: Connection, db_path: str) -> Store:
+    """The store over the connection `open_results` gave (to read its runs)."""
+    from gapbench.store.dbapi import is_postgres
     from gapbench.store.repository import Store
 
-    store = Store(conn, Path(db_path), readonly=True)
-    runs = account_runs(store.runs(), store.run_latency_totals())
-    return Accounting(
-        runs=runs, hardware=hardware_price(usd_per_hour), token_prices=_token_prices()
-    )
+    if is_postgres(conn):
+        from gapbench.store.location import conceal
+        from gapbench.store.postgres import PgConnection, PostgresStore
+
+        assert isinstance(conn, PgConnection)
+        return PostgresStore(conn, conceal(db_path), readonly=True)
+    import sqlite3
+
+    assert isinstance(conn, sqlite3.Connection)
+    return Store(conn, Path(db_path), readonly=True)
 
 
-def selection(conn: sqlite3.Connection, opts: ReportOptions) -> Selection:
+def accounting(conn: Connection, db_path: str, usd_per_hour: float | None) -> Accounting:
+    """Run scales and prices, as cli/options.py `load_results` builds them."""
+    from gapbench.backends.registry import billing_of
+    from gapbench.perf.attribution import account_runs
+    from gapbench.perf.cost import hardware_price, token_prices
+
+    store = _store(conn, db_path)
+    runs = account_runs(store.runs(), store.run_latency_totals(), billing_of)
+    return Accounting(runs=runs, hardware=hardware_price(usd_per_hour), token_prices=token_prices())
+
+
+def selection(conn: Connection, opts: ReportOptions) -> Selection:
     """The selection of `opts`, refusing models the database has no results for."""
-    from gapbench.cli.options import _check_models_known
-    from gapbench.report.selection import current_selection
+    from gapbench.report.selection import check_models_known, current_selection
 
     if opts.models is not None:
         stored = [str(r[0]) for r in conn.execute("SELECT DISTINCT model_id FROM samples")]
-        _check_models_known(sorted(stored), list(opts.models), opts.db_path)
+        check_models_known(sorted(stored), list(opts.models), opts.db_path)
     return current_selection(opts.tasks, opts.models)
 
 
-def _runs(conn: sqlite3.Connection, db_path: str, models: Sequence[str]) -> list[dict[str, Any]]:
-    from gapbench.store.repository import Store
-
+def _runs(conn: Connection, db_path: str, models: Sequence[str]) -> list[dict[str, Any]]:
     wanted = set(models)
     out = []
-    for run in Store(conn, Path(db_path), readonly=True).runs():
+    for run in _store(conn, db_path).runs():
         if run.info.model_id not in wanted:
             continue
         m = run.measures
@@ -145,13 +162,13 @@ def _iso(stamp: float | None) -> str | None:
 
 
 def _origins(models: Sequence[str]) -> dict[str, Any]:
-    from gapbench.catalog.loader import stored_origin
+    from gapbench.backends.references import stored_origin
     from gapbench.stats.gap import ModelOrigin
 
     return {m: ModelOrigin(*stored_origin(m)) for m in models}
 
 
-def summary_view(conn: sqlite3.Connection, opts: ReportOptions) -> dict[str, Any]:
+def summary_view(conn: Connection, opts: ReportOptions) -> dict[str, Any]:
     """The leaderboard, verdicts, gap and provenance of the selected results, JSON-ready."""
     from gapbench.errors import UsageError
     from gapbench.report.aggregate import leaderboard
@@ -160,6 +177,7 @@ def summary_view(conn: sqlite3.Connection, opts: ReportOptions) -> dict[str, Any
     from gapbench.report.verdicts import origin_gaps, pairwise
     from gapbench.stats.equivalence import DEFAULT_MARGIN
     from gapbench.stats.gap import FIRST_ORIGIN, SECOND_ORIGIN
+    from gapbench.store.location import conceal
 
     sel = selection(conn, opts)
     acct = accounting(conn, opts.db_path, opts.usd_per_hour)
@@ -198,7 +216,7 @@ def summary_view(conn: sqlite3.Connection, opts: ReportOptions) -> dict[str, Any
         notes.append("One model only: add another to see paired gaps and ranks.")
     return {
         "view_version": VIEW_VERSION,
-        "db": opts.db_path,
+        "db": conceal(opts.db_path),  # a PostgreSQL URL, if any, without its password
         "generated_at": _iso(time.time()),
         "tasks": list(opts.tasks) if opts.tasks is not None else None,
         "margin": margin,

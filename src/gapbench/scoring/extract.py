@@ -44,7 +44,7 @@ from gapbench.scoring.numbers import (
     parse_cjk_number,
     parse_number,
 )
-from gapbench.tasks.base import Score
+from gapbench.scoring.score import Score
 
 ANSWER_LINE = "answer-line"
 ANSWER_LINE_UNREADABLE = "answer-line-unreadable"

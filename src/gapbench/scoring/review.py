@@ -24,10 +24,11 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from gapbench.scoring.extract import LAST_MENTION, LAST_NUMBER, strip_think
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import LAST_LINE, WHOLE_OUTPUT, json_objects
-from gapbench.tasks.base import Instance, Score, Task
 
 REPETITION_LOOP = "repetition-loop"
 TRUNCATED_NO_ANSWER = "truncated-no-answer"
@@ -239,7 +240,22 @@ def review(score: Score, output: str, ending: Ending, prompt: str = "") -> Score
     return score
 
 
-def score_output(task: Task, instance: Instance, output: str, ending: Ending) -> Score:
+InstanceT = TypeVar("InstanceT", contravariant=True)
+
+
+class ScoredFamily(Protocol[InstanceT]):
+    """What `score_output` needs of a task family. Declared here rather than imported from
+    tasks/base.py: tasks import scoring, so scoring must not import tasks (docs/architecture.md);
+    every Task satisfies it."""
+
+    def score(self, instance: InstanceT, output: str) -> Score: ...
+
+    def chat_prompt(self, instance: InstanceT) -> str: ...
+
+
+def score_output(
+    task: ScoredFamily[InstanceT], instance: InstanceT, output: str, ending: Ending
+) -> Score:
     """Score one generation as the runner does: the family's own score, then `review` against
     the prompt the family writes for the instance."""
     return review(task.score(instance, output), output, ending, task.chat_prompt(instance))

@@ -29,7 +29,7 @@ from gapbench.scoring.extract import (
     strip_think,
 )
 from gapbench.scoring.numbers import CJK_NUMERAL_CHARS, FULLWIDTH, parse_cjk_number, parse_number
-from gapbench.tasks.base import Score
+from gapbench.scoring.score import Score
 
 T = TypeVar("T")
 LAST_LINE = "last-line"

@@ -9,7 +9,9 @@ run's lease every RENEW_SECONDS from a thread while its process lives, deletes e
 transaction that stores the sample, and deletes the rest when it finishes. A run killed outright
 (SIGKILL, out of memory, power cut) leaves claims that expire after LEASE_SECONDS, so a later run
 takes the work; on the same machine it does not wait for that, since the kernel can say for sure
-that the process is gone.
+that the process is gone. On PostgreSQL, where runs on several machines claim at once without one
+lock over the whole database, claims are taken as store/postgres.py `claim` says; the statements
+below that are plain SQL serve both databases.
 
 Telling for sure: a run records its host identity (host name, boot id, pid namespace), its pid
 and the kernel's start time of that process. On the same host, boot and namespace, a pid that no
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from gapbench.store.dbapi import Connection
 from gapbench.store.records import RunHolder, SampleKey
 from gapbench.store.schema import KEY_COLUMNS, key_values
 
@@ -129,18 +132,18 @@ def claim(
     return ClaimOutcome(tuple(claimed), tuple(done), tuple(held))
 
 
-def release_claim(conn: sqlite3.Connection, run_id: int, key: SampleKey) -> None:
+def release_claim(conn: Connection, run_id: int, key: SampleKey) -> None:
     """Drop `run_id`'s claim on one key (its sample is being stored in the same transaction)."""
     conn.execute(
         f"DELETE FROM claims WHERE {_KEY_MATCH} AND run_id = ?", (*key_values(key), run_id)
     )
 
 
-def release_claims(conn: sqlite3.Connection, run_id: int) -> None:
+def release_claims(conn: Connection, run_id: int) -> None:
     conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
 
 
-def renew(conn: sqlite3.Connection, run_id: int, expires_at: float) -> None:
+def renew(conn: Connection, run_id: int, expires_at: float) -> None:
     """Extend a live run's lease and claims; call inside one write transaction, and never after
     the run finished. A run found 'interrupted' here had let its lease lapse (so another command
     took it for dead) and is alive after all: it is 'running' again."""
@@ -152,7 +155,7 @@ def renew(conn: sqlite3.Connection, run_id: int, expires_at: float) -> None:
     )
 
 
-def running_holders(conn: sqlite3.Connection) -> list[tuple[int, RunHolder]]:
+def running_holders(conn: Connection) -> list[tuple[int, RunHolder]]:
     """Runs marked 'running' whose process is recorded (older gapbench recorded none)."""
     rows = conn.execute(
         "SELECT id, host, pid, process_started, lease_expires_at FROM runs "
@@ -162,13 +165,13 @@ def running_holders(conn: sqlite3.Connection) -> list[tuple[int, RunHolder]]:
 
 
 def dead_runs(
-    conn: sqlite3.Connection, now: float, is_gone: Callable[[RunHolder, float], bool]
+    conn: Connection, now: float, is_gone: Callable[[RunHolder, float], bool]
 ) -> list[int]:
     """Ids of runs marked 'running' whose process is certainly gone."""
     return [run_id for run_id, holder in running_holders(conn) if is_gone(holder, now)]
 
 
-def mark_interrupted(conn: sqlite3.Connection, run_ids: Sequence[int], now: float) -> None:
+def mark_interrupted(conn: Connection, run_ids: Sequence[int], now: float) -> None:
     """Mark runs 'interrupted' and free their claims; call inside one write transaction."""
     for run_id in run_ids:
         conn.execute(

@@ -1,4 +1,5 @@
-"""The results store: typed reads and writes over one SQLite file.
+"""The results store: typed reads and writes over one SQLite file (this module) or one PostgreSQL
+database (store/postgres.py, the same class with the few statements that differ overridden).
 
 Durability: the file is in WAL mode with `synchronous=NORMAL`. Each `add_sample` is its own
 transaction, and a committed WAL transaction is in the operating system's page cache before
@@ -14,16 +15,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from gapbench.errors import StoreError
 from gapbench.store import leases
 from gapbench.store.connection import open_connection, translated
+from gapbench.store.dbapi import Connection
+from gapbench.store.location import is_postgres_url, scrub
 from gapbench.store.records import (
     FINAL_STATUSES,
     RunHolder,
@@ -50,9 +53,12 @@ DEFAULT_DB_NAME = "gapbench.db"
 DB_ENV_VAR = "GAPBENCH_DB"
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
+T = TypeVar("T")
+
 
 def default_db_path() -> Path:
-    """`$GAPBENCH_DB` when set and non-empty, else `./gapbench.db`. `--db` overrides both."""
+    """`$GAPBENCH_DB` when set and non-empty, else `./gapbench.db`. `--db` overrides both. (A
+    PostgreSQL URL is not a path: `Store.open` takes either as a string.)"""
     from_env = os.environ.get(DB_ENV_VAR, "").strip()
     return Path(from_env) if from_env else Path(DEFAULT_DB_NAME)
 
@@ -68,11 +74,24 @@ class Store:
         readonly: bool,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
     ) -> None:
-        self._conn = conn
-        self.path = path
+        self._conn: Connection = conn
+        self._path = path
+        self.location = str(path)
+        """The database as gapbench shows it and as `Store.open` takes it again: the file's path,
+        or a PostgreSQL URL without its password (store/location.py)."""
         self.readonly = readonly
         self.busy_timeout = busy_timeout
         """Seconds to wait for another writer's lock (connections of other threads use it too)."""
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (a PostgreSQL store has none: use `location`)."""
+        return self._path
+
+    @property
+    def connection(self) -> Connection:
+        """The open connection, for the report's own queries (read only)."""
+        return self._conn
 
     @classmethod
     def open(
@@ -82,13 +101,18 @@ class Store:
         readonly: bool = False,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
     ) -> Store:
-        """Open (creating and migrating unless `readonly`) the database at `path`.
+        """Open (creating and migrating unless `readonly`) the database at `path`: a SQLite file,
+        or a `postgresql://user@host:port/name` URL (the `postgres` extra).
 
-        `busy_timeout` is how many seconds to wait for another writer before reporting the file
-        as locked. Raises UsageError for a path that cannot be or is not a gapbench database, and
-        StoreError when the database cannot be used now (locked, read-only, newer schema, no
-        results yet); a refused file is never modified.
+        `busy_timeout` is how many seconds to wait for another writer before reporting the
+        database as locked. Raises UsageError for a path that cannot be or is not a gapbench
+        database, and StoreError when the database cannot be used now (locked, read-only, newer
+        schema, no results yet, unreachable); a refused database is never modified.
         """
+        if isinstance(path, str) and is_postgres_url(path):
+            from gapbench.store.postgres import PostgresStore
+
+            return PostgresStore.connect(path, readonly=readonly, busy_timeout=busy_timeout)
         db = Path(path)
         conn = open_connection(db, readonly=readonly, busy_timeout=busy_timeout)
         return cls(conn, db, readonly=readonly, busy_timeout=busy_timeout)
@@ -108,27 +132,46 @@ class Store:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front (waiting up to
-        the busy timeout), so a transaction never fails half-way for want of it."""
+    # What differs between the databases (store/postgres.py overrides these)
+
+    def _translated(self) -> AbstractContextManager[None]:
+        """Turns the database's own failures into errors that say what to do."""
+        return translated(self._path)
+
+    def _transaction(self, body: Callable[[Connection], T]) -> T:
+        """Run `body` in one write transaction. BEGIN IMMEDIATE takes the write lock up front
+        (waiting up to the busy timeout), so a transaction never fails half-way for want of it."""
+        self._check_writable()
+        conn = cast(sqlite3.Connection, self._conn)
+        with self._translated():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = body(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def _check_writable(self) -> None:
         if self.readonly:
             raise StoreError(
-                f"{self.path} was opened read-only, so nothing can be written to it: "
+                f"{self.location} was opened read-only, so nothing can be written to it: "
                 "open it without readonly to store results."
             )
-        with translated(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with translated(self.path):
+    def _insert_run(self, conn: Connection, sql: str, values: Sequence[Any]) -> int:
+        """Run an INSERT INTO runs and return the new run's id."""
+        cur = cast(sqlite3.Connection, conn).execute(sql, values)
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def _reap_through_another_connection(self, now: float) -> list[int]:
+        return leases.reap_if_writable(self._path, now)
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._translated():
             return self._conn.execute(sql, params).fetchall()
 
     # Runs
@@ -138,23 +181,18 @@ class Store:
         runs it and its first lease (see leases.py)."""
         if not info.created_at:
             info = replace(info, created_at=time.time())
+        # The command line may name the database by a URL with a password: never store that.
+        info = replace(info, command=scrub(info.command))
         columns, values = list(RUN_INFO_COLUMNS), list(run_values(info))
         if holder is not None:
             columns += ["host", "pid", "process_started", "lease_expires_at"]
             values += [holder.host, holder.pid, holder.process_started, holder.lease_expires_at]
-        with self._write() as conn:
-            cur = conn.execute(
-                f"INSERT INTO runs ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})",
-                values,
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+        sql = f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        return self._transaction(lambda conn: self._insert_run(conn, sql, values))
 
     def record_measures(self, run_id: int, measures: RunMeasures) -> None:
         """Record what a run has measured so far, so that a run killed later keeps most of it."""
-        with self._write() as conn:
-            self._set_measures(conn, run_id, measures)
+        self._transaction(lambda conn: self._set_measures(conn, run_id, measures))
 
     def finish_run(
         self, run_id: int, status: RunStatus, measures: RunMeasures | None = None
@@ -163,19 +201,22 @@ class Store:
         it measured about itself, and release its claims and lease."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"final run status must be one of {FINAL_STATUSES}, not {status!r}")
-        with self._write() as conn:
+
+        def finish(conn: Connection) -> None:
             cur = conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, lease_expires_at = NULL WHERE id = ?",
                 (status, time.time(), run_id),
             )
             if cur.rowcount != 1:
-                raise ValueError(f"no run with id {run_id} in {self.path}")
+                raise ValueError(f"no run with id {run_id} in {self.location}")
             if measures is not None:
                 self._set_measures(conn, run_id, measures)
             leases.release_claims(conn, run_id)
 
+        self._transaction(finish)
+
     @staticmethod
-    def _set_measures(conn: sqlite3.Connection, run_id: int, measures: RunMeasures) -> None:
+    def _set_measures(conn: Connection, run_id: int, measures: RunMeasures) -> None:
         conn.execute(
             "UPDATE runs SET generation_seconds = ?, peak_rss_mb = ?, latency_seconds = ?, "
             "generations = ? WHERE id = ?",
@@ -195,17 +236,19 @@ class Store:
     ) -> leases.ClaimOutcome:
         """Claim samples for a run before generating them, in one transaction: those stored
         successfully meanwhile come back as done, those another run holds as held."""
-        with self._write() as conn:
-            return leases.claim(conn, run_id, keys, now, now + lease_seconds)
+        return self._transaction(
+            lambda conn: leases.claim(
+                cast(sqlite3.Connection, conn), run_id, keys, now, now + lease_seconds
+            )
+        )
 
     def renew_lease(self, run_id: int, now: float, lease_seconds: float) -> None:
         """Extend a live run's lease and its claims."""
-        with self._write() as conn:
-            leases.renew(conn, run_id, now + lease_seconds)
+        self._transaction(lambda conn: leases.renew(conn, run_id, now + lease_seconds))
 
     def dead_runs(self, now: float) -> list[int]:
         """Runs marked 'running' whose process is certainly gone (read only)."""
-        with translated(self.path):
+        with self._translated():
             return leases.dead_runs(self._conn, now, leases.holder_is_gone)
 
     def reap_dead_runs(self, now: float) -> list[int]:
@@ -220,11 +263,14 @@ class Store:
         if not self.dead_runs(now):
             return []
         if self.readonly:
-            return leases.reap_if_writable(self.path, now)
-        with self._write() as conn:
+            return self._reap_through_another_connection(now)
+
+        def reap(conn: Connection) -> list[int]:
             dead = leases.dead_runs(conn, now, leases.holder_is_gone)
             leases.mark_interrupted(conn, dead, now)
-        return dead
+            return dead
+
+        return self._transaction(reap)
 
     def runs(self, model_id: str | None = None) -> list[RunRow]:
         """Stored runs, oldest first, optionally only those of one model."""
@@ -260,16 +306,22 @@ class Store:
         """Store one sample in its own transaction, releasing its run's claim on it in the same
         one. Returns False (and stores nothing) when a successful sample with the same key is
         already stored; a stored failure is replaced."""
-        with self._write() as conn:
+
+        def store(conn: Connection) -> bool:
             leases.release_claim(conn, rec.run_id, rec.key)
             return self._upsert(conn, rec)
 
+        return self._transaction(store)
+
     def add_samples(self, recs: Sequence[SampleRecord]) -> int:
         """Store many samples in one transaction (all or none); returns how many were written."""
-        with self._write() as conn:
+
+        def store(conn: Connection) -> int:
             for rec in recs:
                 leases.release_claim(conn, rec.run_id, rec.key)
             return sum(self._upsert(conn, rec) for rec in recs)
+
+        return self._transaction(store)
 
     # A conflicting row is overwritten only while it records a failure: successes are final.
     _UPSERT = (
@@ -280,12 +332,11 @@ class Store:
         + " WHERE samples.error IS NOT NULL"
     )
 
-    def _upsert(self, conn: sqlite3.Connection, rec: SampleRecord) -> bool:
+    def _upsert(self, conn: Connection, rec: SampleRecord) -> bool:
         if not rec.created_at:
             rec = replace(rec, created_at=time.time())
-        before = conn.total_changes
-        conn.execute(self._UPSERT, sample_values(rec))
-        return conn.total_changes > before
+        # One statement, so its row count says whether it wrote (inserted or replaced a failure).
+        return conn.execute(self._UPSERT, sample_values(rec)).rowcount > 0
 
     def samples(
         self,
@@ -322,3 +373,20 @@ class Store:
     def tasks(self) -> list[str]:
         """Task names that have at least one stored sample, sorted."""
         return [str(r[0]) for r in self._read("SELECT DISTINCT task FROM samples ORDER BY 1")]
+
+
+def open_store(db: str, *, readonly: bool = False) -> Store:
+    """Open the results database `db` (a SQLite path or a PostgreSQL URL), waiting for another
+    writer's lock at most GAPBENCH_BUSY_TIMEOUT seconds (default 5)."""
+    import os
+
+    from gapbench.errors import UsageError
+
+    raw = os.environ.get("GAPBENCH_BUSY_TIMEOUT", "5")
+    try:
+        busy_timeout = float(raw)
+    except ValueError:
+        raise UsageError(
+            f"GAPBENCH_BUSY_TIMEOUT must be a number of seconds, not '{raw}'."
+        ) from None
+    return Store.open(db, readonly=readonly, busy_timeout=busy_timeout)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 OpKind = Literal["add", "sub", "mul", "div", "groups_add", "groups_sub"]

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gapbench.scoring.extract import grade_choice
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 

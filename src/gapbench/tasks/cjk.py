@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from gapbench.scoring.extract import grade_number
 from gapbench.scoring.numbers import to_chinese_numeral
+from gapbench.scoring.score import Score
 from gapbench.tasks.arith import Theme, compose
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 CHINESE_NUMERAL_SHARE = 0.3

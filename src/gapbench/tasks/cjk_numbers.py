@@ -16,8 +16,9 @@ import random
 import re
 
 from gapbench.scoring.numbers import CJK_NUMERAL_CHARS, to_chinese_numeral, to_japanese_numeral
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import arabic_value, kanji_value, read_answer, read_numeral_token
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 DIGITS: dict[Difficulty, tuple[int, int]] = {"easy": (3, 5), "medium": (6, 8), "hard": (9, 12)}

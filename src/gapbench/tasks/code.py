@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from gapbench.scoring.code_extract import NONE, extract_code
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import (
+    DIFFICULTIES,
+    Difficulty,
+    FewShotExample,
+    Instance,
+    TaskBase,
+    TaskKind,
+)
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 if TYPE_CHECKING:
@@ -283,7 +291,7 @@ def hidden_tests(tests: Sequence[Sequence[Any]]) -> Check:
     return Check("f", verify)
 
 
-class CodeGenTask:
+class CodeGenTask(TaskBase):
     """Write a function from a chained specification; 2 (easy), 3 (medium), 4-5 (hard) steps."""
 
     name = "code_gen"

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "×": lambda a, b: a * b,

@@ -6,7 +6,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, TaskKind
+from gapbench.tasks.base import (
+    DIFFICULTIES,
+    Difficulty,
+    FewShotExample,
+    Instance,
+    TaskBase,
+    TaskKind,
+)
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 
@@ -20,7 +27,7 @@ class Built:
     """A short worked solution ending in the family's answer line, for few-shot prompts."""
 
 
-class GeneratedTask:
+class GeneratedTask(TaskBase):
     """Base for fresh families. Subclasses set the class attributes and implement `build` and
     `score` (see the Task protocol in base.py)."""
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from gapbench.errors import UsageError
 from gapbench.scoring.code_extract import extract_code, truncate_completion
-from gapbench.tasks.base import Difficulty, FewShotExample, Instance, Score, TaskKind
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, FewShotExample, Instance, TaskBase, TaskKind
 
 if TYPE_CHECKING:
     from gapbench.scoring.sandbox import Check
@@ -145,7 +146,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1 - Fraction(math.comb(n - c, k), math.comb(n, k)))
 
 
-class HumanEvalTask:
+class HumanEvalTask(TaskBase):
     """HumanEval (Chen et al., 2021): 164 hand-written Python problems, scored by their tests."""
 
     name = "humaneval"

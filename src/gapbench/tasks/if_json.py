@@ -14,8 +14,9 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import extract_json_object, schema_errors
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gapbench.scoring.extract import ANSWER_LINE, NONE
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import response_text, words_of
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 TOPICS: dict[str, str] = {

@@ -11,9 +11,10 @@ import random
 from collections.abc import Callable
 
 from gapbench.scoring.numbers import to_japanese_numeral
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import grade_japanese_number
 from gapbench.tasks.arith import Theme, compose
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 KANJI_SHARE = 0.3

@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import (
     grade_japanese_number,
     read_answer,
@@ -21,7 +22,7 @@ from gapbench.scoring.structured import (
     read_era_year,
     read_japanese_number,
 )
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 

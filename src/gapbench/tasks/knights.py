@@ -13,8 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gapbench.scoring.score import Score
 from gapbench.scoring.structured import name_set_reader, read_answer
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 from gapbench.tasks.logic import NAMES
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import random
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 

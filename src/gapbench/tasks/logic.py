@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gapbench.scoring.extract import grade_choice
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import (
+    DIFFICULTIES,
+    Difficulty,
+    FewShotExample,
+    Instance,
+    TaskBase,
+    TaskKind,
+)
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 NAMES = (
@@ -173,7 +181,7 @@ def _join(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-class LogicTask:
+class LogicTask(TaskBase):
     """Ordering puzzles over 3 (easy), 5 (medium) or 7 (hard) people, with redundant clues."""
 
     name = "logic"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import random
 
 from gapbench.scoring.extract import grade_number
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 PRIMES = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)

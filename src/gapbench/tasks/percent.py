@@ -12,7 +12,8 @@ from fractions import Fraction
 
 from gapbench.scoring.extract import grade_number
 from gapbench.scoring.numbers import format_number
-from gapbench.tasks.base import Difficulty, Instance, Score
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import Difficulty, Instance
 from gapbench.tasks.generated import Built, GeneratedTask
 
 ITEMS = ("jacket", "bicycle", "laptop", "lamp", "sofa", "camera", "backpack", "guitar", "tent",

@@ -6,18 +6,6 @@ from __future__ import annotations
 from gapbench.backends.types import ChatMessage
 from gapbench.tasks.base import DIFFICULTIES, Difficulty, Instance, Task
 
-COMPLETION_STOP: tuple[str, ...] = ("\nQuestion:", "\n问题：", "\n問題：", "\n\n\n")
-"""Stop strings for base models: after one solution they would start inventing the next question."""
-
-_LABELS: dict[str, tuple[str, str]] = {
-    "en": ("Question: ", "Solution:"),
-    "zh": ("问题：", "解答："),
-    "ja": ("問題：", "解答："),
-}
-"""Question and solution labels of the few-shot format, in the task's own language: a base model
-continues a Japanese page more readily than a Japanese question under English headings."""
-
-
 REASONING = "reasoning"
 ANSWER_LINE = "answer-line"
 PROMPT_STYLES: tuple[str, ...] = (REASONING, ANSWER_LINE)
@@ -139,36 +127,16 @@ def chat_messages(
 
 
 def completion_prompt(task: Task, instance: Instance, k: int = 3) -> str:
-    """k worked examples, then the question and an open 'Solution:' for the model to continue.
-
-    Examples come from the task's few-shot stream for this seed and level, which never overlaps the
-    evaluated instances. A zero k gives the bare question. A task whose format is not question and
-    solution (HumanEval continues a function body) supplies its own `completion_prompt`.
-    """
-    own = getattr(task, "completion_prompt", None)
-    if callable(own):
-        return str(own(instance, k))
-    question_label, solution_label = _LABELS.get(task.language, _LABELS["en"])
-    # The English solution label is followed by a space in the examples but not at the end, so a
-    # model's continuation starts with its own whitespace, as in pretraining text.
-    blocks = [
-        f"{question_label}{ex.question}\n{solution_label}{_gap(task)}{ex.solution}\n\n"
-        for ex in task.fewshot(instance.seed, instance.difficulty, k)
-    ]
-    blocks.append(f"{question_label}{instance.question}\n{solution_label}")
-    return "".join(blocks)
+    """The text a base model continues for `instance`, with k worked examples: the task's own
+    format (TaskBase: k examples from the few-shot stream, then the question and an open
+    'Solution:'; HumanEval: the raw function prompt)."""
+    return task.completion_prompt(instance, k)
 
 
 def completion_stop(task: Task) -> tuple[str, ...]:
-    """Stop strings that end a base model's completion after one answer: the task's own, if it
-    defines them, else the question-and-solution format's."""
-    own = getattr(task, "completion_stop", None)
-    return tuple(own) if own else COMPLETION_STOP
-
-
-def _gap(task: Task) -> str:
-    """Chinese and Japanese put no space after a full-width colon."""
-    return "" if task.language in ("zh", "ja") else " "
+    """Stop strings that end a base model's completion after one answer: the task's own
+    (TaskBase: the question-and-solution format's)."""
+    return task.completion_stop
 
 
 def request_id(instance: Instance, draw: int = 0, variant: int = 0) -> str:

@@ -31,7 +31,15 @@ from typing import Any
 
 from gapbench.errors import UsageError, closest
 from gapbench.scoring.extract import strip_think
-from gapbench.tasks.base import DIFFICULTIES, Difficulty, FewShotExample, Instance, Score, TaskKind
+from gapbench.scoring.score import Score
+from gapbench.tasks.base import (
+    DIFFICULTIES,
+    Difficulty,
+    FewShotExample,
+    Instance,
+    TaskBase,
+    TaskKind,
+)
 from gapbench.tasks.seeding import FEWSHOT_SALT, derive_rng
 
 RG_PREFIX = "rg:"
@@ -157,7 +165,7 @@ def _size_bucket(index: int) -> int:
     return size
 
 
-class ReasoningGymTask:
+class ReasoningGymTask(TaskBase):
     """One reasoning-gym dataset behind the Task protocol."""
 
     area = "reasoning-gym"

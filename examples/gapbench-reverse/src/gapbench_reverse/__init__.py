@@ -1,0 +1,1 @@
+"""Example gapbench plugin: the `reverse_words` task and the `oracle` backend."""
