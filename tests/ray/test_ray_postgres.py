@@ -88,3 +88,24 @@ def test_a_password_in_the_url_is_refused_before_any_worker_starts(
     )  # fmt: skip
     assert result.returncode == 2 and "set PGPASSWORD" in result.stderr
     assert postgres.password not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_smollm2_through_llama_cpp_into_postgres(
+    pg_cluster: str, postgres: PostgresServer, smollm2_file: object
+) -> None:
+    url = _database(postgres)
+    result = subprocess.run(
+        [sys.executable, "-m", "gapbench", "run", "--ray", pg_cluster,
+         "--model", "smollm2-135m-instruct", "--task", "arith", "--n", "4",
+         "--difficulty", "easy", "--max-tokens", "48", "--threads", "1",
+         "--prompt-style", "answer-line", "--db", url],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(url, password=postgres.password) as conn:
+        rows = conn.execute(
+            "SELECT r.backend, COUNT(*) FROM gapbench.samples AS s JOIN gapbench.runs AS r "
+            "ON r.id = s.run_id WHERE s.error IS NULL GROUP BY r.backend"
+        ).fetchall()
+    assert rows == [("llamacpp", 4)]
