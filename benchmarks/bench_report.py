@@ -16,6 +16,7 @@ the same shape), then times, each as a user runs it, in a fresh process:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import re
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -104,10 +106,9 @@ def get(url: str) -> tuple[float, int]:
     return time.perf_counter() - start, len(body)
 
 
-def serve_times(db: Path, size: int) -> dict[str, float]:
-    """Seconds from `gapbench serve` to its "Serving" line (the summary is computed before it),
-    then of the first /api/view, a /api/leaderboard and the last page of samples."""
-    started = time.perf_counter()
+@contextlib.contextmanager
+def serving(db: Path, timeout_s: float = 300) -> Iterator[str]:
+    """`gapbench serve` over `db` on a free port; yields its base URL once it says "Serving"."""
     proc = subprocess.Popen(
         [*GAPBENCH, "serve", "--db", str(db), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -116,43 +117,38 @@ def serve_times(db: Path, size: int) -> dict[str, float]:
     )
     try:
         assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
         line = proc.stdout.readline() if ready else ""
         found = re.search(r"http://127\.0\.0\.1:\d+/", line)
         if not found:
             raise RuntimeError(f"server did not start: {line!r}")
-        base = found[0]
-        startup = time.perf_counter() - started
-        first, _ = get(base + "api/view")
-        second, _ = get(base + "api/leaderboard")
-        page, _ = get(f"{base}api/samples?offset={size - 50}&limit=50")
-        return {
-            "startup_s": startup,
-            "view_first_s": first,
-            "leaderboard_cached_s": second,
-            "samples_page_s": page,
-        }
+        yield found[0]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
+def serve_times(db: Path, size: int) -> dict[str, float]:
+    """Seconds from `gapbench serve` to its "Serving" line (the summary is computed before it),
+    then of the first /api/view, a /api/leaderboard and the last page of samples."""
+    started = time.perf_counter()
+    with serving(db) as base:
+        startup = time.perf_counter() - started
+        first, _ = get(base + "api/view")
+        second, _ = get(base + "api/leaderboard")
+        page, _ = get(f"{base}api/samples?offset={size - 50}&limit=50")
+    return {
+        "startup_s": startup,
+        "view_first_s": first,
+        "leaderboard_cached_s": second,
+        "samples_page_s": page,
+    }
+
+
 def serve_while_writing(db: Path, timeout_s: float = 300) -> dict[str, float]:
     """Serve `db`, store 20 samples of a new model into it, and poll /api/leaderboard every
     0.2 s until the new model shows: the slowest answer meanwhile, and when it showed."""
-    proc = subprocess.Popen(
-        [*GAPBENCH, "serve", "--db", str(db), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        select.select([proc.stdout], [], [], timeout_s)
-        found = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline())
-        if not found:
-            raise RuntimeError("server did not start")
-        base = found[0]
+    with serving(db, timeout_s) as base:
         new_model = "scripted:latecomer?accuracy=0.5"
         run = [*GAPBENCH, "run", "--model", new_model, "--task", "arith", "--n", "20"]
         subprocess.run([*run, "--db", str(db)], check=True, capture_output=True)
@@ -168,9 +164,6 @@ def serve_while_writing(db: Path, timeout_s: float = 300) -> dict[str, float]:
                 return {"slowest_while_recomputing_s": slowest, "shown_after_s": shown}
             time.sleep(0.2)
         raise RuntimeError("the new model never showed")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def main() -> None:

@@ -84,6 +84,10 @@ def _wait_for_nodes(address: str, count: int, env: dict[str, str]) -> None:
 
 
 def worker_pids(name: str = "ModelWorker") -> list[int]:
-    """Processes of live Ray actors of class `name` (Ray titles them 'ray::NAME')."""
-    found = subprocess.run(["pgrep", "-f", f"ray::{name}"], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
+    """Processes of live Ray actors of class `name` (Ray titles them 'ray::NAME', and
+    'ray::NAME.METHOD' while one runs), those busy in a method first."""
+    found = subprocess.run(["pgrep", "-af", f"ray::{name}"], capture_output=True, text=True)
+    rows = [line.split(maxsplit=1) for line in found.stdout.splitlines() if line.strip()]
+    busy = [int(pid) for pid, title in rows if f"ray::{name}." in title]
+    idle = [int(pid) for pid, title in rows if f"ray::{name}." not in title]
+    return busy + idle

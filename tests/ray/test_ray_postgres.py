@@ -63,18 +63,35 @@ def test_workers_store_into_postgres_and_a_killed_one_loses_nothing(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        # A worker in the middle of a unit: its run is 'running' in the database.
         deadline = time.monotonic() + 120
-        while not (pids := worker_pids()) or _counts(postgres, url)[0] < 100:
+        while not (busy := set(worker_pids()) & _running_pids(postgres, url)) or (
+            _counts(postgres, url)[0] < 100
+        ):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.3)
-        os.kill(pids[0], signal.SIGKILL)
+        killed = min(busy)
+        os.kill(killed, signal.SIGKILL)
         out, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
     total, distinct, statuses = _counts(postgres, url)
-    assert (total, distinct) == (1200, 1200)
-    assert "interrupted" in statuses and postgres.password not in out + err
+    assert (total, distinct) == (1200, 1200) and "running" not in statuses
+    with psycopg.connect(url, password=postgres.password) as conn:
+        killed_runs = conn.execute(
+            "SELECT status FROM gapbench.runs WHERE pid = %s", [killed]
+        ).fetchall()
+    assert ("interrupted",) in killed_runs and postgres.password not in out + err
+
+
+def _running_pids(postgres: PostgresServer, url: str) -> set[int]:
+    try:
+        with psycopg.connect(url, password=postgres.password) as conn:
+            rows = conn.execute("SELECT pid FROM gapbench.runs WHERE status = 'running'")
+            return {int(pid) for (pid,) in rows}
+    except psycopg.Error:
+        return set()  # the schema is not there yet
 
 
 def test_a_password_in_the_url_is_refused_before_any_worker_starts(

@@ -68,11 +68,13 @@ def test_a_killed_worker_loses_nothing_and_stores_nothing_twice(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        # A worker in the middle of a unit: its run is 'running' in the database.
         deadline = time.monotonic() + 120
-        while not (pids := worker_pids()) or _count(db) < 100:
+        while not (busy := set(worker_pids()) & _running_pids(db)) or _count(db) < 100:
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
             time.sleep(0.2)
-        os.kill(pids[0], signal.SIGKILL)
+        killed = min(busy)
+        os.kill(killed, signal.SIGKILL)
         _, stderr = proc.communicate(timeout=300)
     finally:
         proc.kill()
@@ -83,8 +85,22 @@ def test_a_killed_worker_loses_nothing_and_stores_nothing_twice(
             "SELECT COUNT(*) FROM (SELECT DISTINCT task, instance_index, draw FROM samples)"
         ).fetchone()[0]
         statuses = {s for (s,) in conn.execute("SELECT status FROM runs")}
+        killed_runs = {
+            s for (s,) in conn.execute("SELECT status FROM runs WHERE pid = ?", [killed])
+        }
     assert (total, distinct) == (800, 800)
-    assert "interrupted" in statuses  # the killed worker's run, its claims freed
+    assert "running" not in statuses
+    assert "interrupted" in killed_runs  # the killed worker's unit, its claims freed, redone
+
+
+def _running_pids(db: Path) -> set[int]:
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return {p for (p,) in conn.execute("SELECT pid FROM runs WHERE status = 'running'")}
+    except sqlite3.OperationalError:
+        return set()
 
 
 def _count(db: Path) -> int:
