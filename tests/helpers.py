@@ -37,3 +37,28 @@ def stored_samples(db: Path) -> int:
             return int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
     except sqlite3.OperationalError:  # table not created yet
         return 0
+
+
+def race(script: str, database: str, folder: Path, racers: int = 4) -> list[tuple[str, str, int]]:
+    """Run `racers` copies of `script` (argv: database, a ready folder, the racer's number) and
+    start them at one moment: each touches ready/<n> once set up (imports take a while on a busy
+    machine) and waits for ready/go. Returns each one's (stdout, stderr, exit status)."""
+    import time
+
+    ready = folder / "ready"
+    ready.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, database, str(ready), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(racers)
+    ]
+    deadline = time.monotonic() + 60
+    while len(list(ready.iterdir())) < racers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (ready / "go").touch()
+    outputs = [p.communicate(timeout=120) for p in procs]
+    return [(out, err, p.returncode) for (out, err), p in zip(outputs, procs, strict=True)]

@@ -64,14 +64,12 @@ class _Counter:
 
     def __init__(self) -> None:
         self.done = 0
-        self.tokens = 0
 
-    def add(self, samples: int, tokens: int) -> None:
+    def add(self, samples: int) -> None:
         self.done += samples
-        self.tokens += tokens
 
-    def read(self) -> tuple[int, int]:
-        return self.done, self.tokens
+    def read(self) -> int:
+        return self.done
 
 
 class _ReportingListener:
@@ -80,13 +78,12 @@ class _ReportingListener:
     def __init__(self, counter: Any) -> None:
         self.counter = counter
         self.samples = 0
-        self.tokens = 0
         self.flushed = time.monotonic()
 
     def flush(self) -> None:
         if self.samples:
-            self.counter.add.remote(self.samples, self.tokens)
-            self.samples = self.tokens = 0
+            self.counter.add.remote(self.samples)
+            self.samples = 0
         self.flushed = time.monotonic()
 
     def model_started(self, model_id: str, todo: int) -> None:
@@ -94,7 +91,6 @@ class _ReportingListener:
 
     def sample_done(self, record: SampleRecord) -> None:
         self.samples += 1
-        self.tokens += record.completion_tokens
         if time.monotonic() - self.flushed > PROGRESS_FLUSH_S:
             self.flush()
 
@@ -112,18 +108,11 @@ class ModelWorker:
     """A Ray actor: one model loaded once, running the units it is given."""
 
     def __init__(self, spec: ModelSpec, db: str, options: BackendOptions, config: RunConfig):
-        import os
-
         from gapbench.backends.registry import model_loader
 
         self.spec, self.db, self.config = spec, db, config
-        self.pid = os.getpid()
         backend, path = model_loader(options)(spec)
-        self.backend = backend
         self.loaded = (_Kept(backend), path)
-
-    def process_id(self) -> int:
-        return self.pid
 
     def run(self, unit: WorkUnit, counter: Any) -> dict[str, Any]:
         from gapbench.runner import run_evaluation
@@ -149,7 +138,6 @@ class ModelWorker:
             "elsewhere": outcome.elsewhere,
             "scope": sorted(outcome.scope),
             "run_id": outcome.run_id,
-            "pid": self.pid,
         }
 
 
@@ -252,7 +240,6 @@ def check_store_reachable(db: str) -> None:
 
 def _actor_options(spec: ModelSpec, options: BackendOptions) -> dict[str, Any]:
     """Ray resources of one worker of `spec`'s backend, and how often Ray restarts it."""
-
     from gapbench.backends.registry import entry_of
 
     entry = entry_of(spec)
@@ -272,12 +259,10 @@ def _cluster(resource: str) -> float:
     return float(total.get(resource, 0.0))
 
 
-def workers_for(spec: ModelSpec, options: BackendOptions, units: int) -> int:
-    """How many workers of `spec` the cluster holds at once (at most one per unit)."""
-
-    per_worker = float(_actor_options(spec, options).get("num_cpus", 1))
+def workers_for(per_worker_cpus: float, units: int) -> int:
+    """How many workers of that many CPUs the cluster holds at once (at most one per unit)."""
     cpus = _cluster("CPU") or 1.0
-    return max(1, min(units, int(cpus // per_worker)))
+    return max(1, min(units, int(cpus // per_worker_cpus)))
 
 
 def run_on_ray(
@@ -298,10 +283,11 @@ def run_on_ray(
         todo = _remaining(config, spec, db)
         listener.model_started(spec.id, todo)
         counter = ray.remote(_Counter).options(num_cpus=0).remote()
-        worker = ray.remote(ModelWorker).options(**_actor_options(spec, options))
+        actor_options = _actor_options(spec, options)
+        worker = ray.remote(ModelWorker).options(**actor_options)
         actors: list[Any] = [
             worker.remote(spec, db, options, config)
-            for _ in range(workers_for(spec, options, len(mine)))
+            for _ in range(workers_for(float(actor_options["num_cpus"]), len(mine)))
         ]
         try:
             results = _run_units(actors, mine, counter, listener)
@@ -347,7 +333,7 @@ def _run_units(
                     f"A Ray worker failed {MAX_RESTARTS + 1} times on one unit "
                     f"({_first_line(exc)}); what was stored is kept: rerun to continue."
                 ) from None
-        done, _tokens = ray.get(counter.read.remote())
+        done = ray.get(counter.read.remote())
         if done > shown:
             listener.samples_elsewhere(done - shown)
             shown = done

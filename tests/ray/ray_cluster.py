@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -91,3 +92,17 @@ def worker_pids(name: str = "ModelWorker") -> list[int]:
     busy = [int(pid) for pid, title in rows if f"ray::{name}." in title]
     idle = [int(pid) for pid, title in rows if f"ray::{name}." not in title]
     return busy + idle
+
+
+def kill_a_busy_worker(
+    run: subprocess.Popen[str], running_pids: Callable[[], set[int]], stored: Callable[[], int]
+) -> int:
+    """Once `run` has stored 100 samples, SIGKILL a ModelWorker in the middle of a unit (its pid
+    among `running_pids()`, those of the runs 'running' in the database); returns its pid."""
+    deadline = time.monotonic() + 120
+    while not (busy := set(worker_pids()) & running_pids()) or stored() < 100:
+        assert time.monotonic() < deadline and run.poll() is None, "the run ended first"
+        time.sleep(0.2)
+    killed = min(busy)
+    os.kill(killed, signal.SIGKILL)
+    return killed

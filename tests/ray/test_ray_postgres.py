@@ -5,14 +5,12 @@ URL, which only the driver holds, is refused with the way out (PGPASSWORD on eve
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-from tests.ray.ray_cluster import local_cluster, worker_pids
+from tests.ray.ray_cluster import kill_a_busy_worker, local_cluster
 from tests.store.postgres_server import PostgresServer
 
 pytest.importorskip("ray", reason="Ray is the optional extra gapbench[ray]")
@@ -63,15 +61,9 @@ def test_workers_store_into_postgres_and_a_killed_one_loses_nothing(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        # A worker in the middle of a unit: its run is 'running' in the database.
-        deadline = time.monotonic() + 120
-        while not (busy := set(worker_pids()) & _running_pids(postgres, url)) or (
-            _counts(postgres, url)[0] < 100
-        ):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.3)
-        killed = min(busy)
-        os.kill(killed, signal.SIGKILL)
+        killed = kill_a_busy_worker(
+            proc, lambda: _running_pids(postgres, url), lambda: _counts(postgres, url)[0]
+        )
         out, err = proc.communicate(timeout=300)
     finally:
         proc.kill()

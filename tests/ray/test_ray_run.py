@@ -4,17 +4,15 @@ the same samples as a local run, and nothing lost or stored twice when a worker 
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.ray.ray_cluster import local_cluster, worker_pids
+from tests.helpers import stored_samples
+from tests.ray.ray_cluster import kill_a_busy_worker, local_cluster
 
 pytest.importorskip("ray", reason="Ray is the optional extra gapbench[ray]")
 
@@ -68,13 +66,7 @@ def test_a_killed_worker_loses_nothing_and_stores_nothing_twice(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        # A worker in the middle of a unit: its run is 'running' in the database.
-        deadline = time.monotonic() + 120
-        while not (busy := set(worker_pids()) & _running_pids(db)) or _count(db) < 100:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
-            time.sleep(0.2)
-        killed = min(busy)
-        os.kill(killed, signal.SIGKILL)
+        killed = kill_a_busy_worker(proc, lambda: _running_pids(db), lambda: stored_samples(db))
         _, stderr = proc.communicate(timeout=300)
     finally:
         proc.kill()
@@ -101,16 +93,6 @@ def _running_pids(db: Path) -> set[int]:
             return {p for (p,) in conn.execute("SELECT pid FROM runs WHERE status = 'running'")}
     except sqlite3.OperationalError:
         return set()
-
-
-def _count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 @pytest.mark.slow

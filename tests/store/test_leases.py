@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.helpers import race
 
 from gapbench.store import RunInfo, SampleKey, SampleRecord, Store, leases
 from gapbench.store.records import RunHolder
@@ -203,23 +204,9 @@ def test_racing_processes_each_claim_disjoint_samples(tmp_path: Path) -> None:
     moment, pausing to "generate" what they got: every key is claimed by exactly one of them."""
     db = tmp_path / "race.db"
     Store.open(db).close()
-    ready = tmp_path / "ready"
-    ready.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(db), str(ready), str(n)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(4)
-    ]
-    # Once all four are set up (imports take a while on a busy machine), the race starts.
-    deadline = time.monotonic() + 60
-    while len(list(ready.iterdir())) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    (ready / "go").touch()
-    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    outputs = race(RACER, str(db), tmp_path)
+    assert all(status == 0 for _, _, status in outputs), [err for _, err, _ in outputs]
+    results = [json.loads(out) for out, _, _ in outputs]
     every = [i for got in results for i in got]
     assert sorted(every) == list(range(200))
     assert sum(1 for got in results if got) >= 3, "the racers did overlap"

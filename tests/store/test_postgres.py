@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.helpers import run_gapbench
+from tests.helpers import race, run_gapbench
 from tests.store.postgres_server import PostgresServer
 
 from gapbench.errors import StoreError, UsageError
@@ -378,24 +378,9 @@ def test_racing_processes_generate_each_sample_once(tmp_path: Path, pg_url: str)
     """Four processes claim the same 400 keys from the same moment, two front to back and two
     back to front, storing what they get: every key is claimed and stored by exactly one."""
     Store.open(pg_url).close()
-    ready = tmp_path / "ready"
-    ready.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, pg_url, str(ready), str(n)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(4)
-    ]
-    deadline = time.monotonic() + 60
-    while len(list(ready.iterdir())) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    (ready / "go").touch()
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
-    results = [json.loads(out) for out, _ in outputs]
+    outputs = race(RACER, pg_url, tmp_path)
+    assert all(status == 0 for _, _, status in outputs), [err for _, err, _ in outputs]
+    results = [json.loads(out) for out, _, _ in outputs]
     every = [i for got in results for i in got]
     assert sorted(every) == list(range(400))
     assert sum(1 for got in results if got) >= 3, "the racers did overlap"

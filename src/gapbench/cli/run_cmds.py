@@ -62,13 +62,6 @@ DEMO_BATCH_SIZE = 8
 """Continuous batching: measured 1.1-1.9x the sequential throughput on these models."""
 
 
-def _backend_loader(options: BackendOptions, auto_pull: bool) -> BackendFactory:
-    """Loads a model for the runner, pulling its weights first when they are not cached yet."""
-    from gapbench.backends.registry import model_loader
-
-    return model_loader(options, auto_pull)
-
-
 def _check_levels(tasks: list[Task], difficulty: str) -> None:
     """An explicit level a generated task lacks is a usage error; fixed datasets (HumanEval) have
     one level and ignore the flag."""
@@ -139,11 +132,12 @@ def _preflight(models: list[ModelSpec]) -> None:
 
 
 def _execute(config: RunConfig, db_path: str, options: BackendOptions) -> list[RunOutcome]:
+    from gapbench.backends.registry import model_loader
     from gapbench.report.progress import RichProgress
     from gapbench.runner import run_evaluation
 
     with open_store(db_path) as store, RichProgress() as progress:
-        return run_evaluation(config, store, _backend_loader(options, True), progress)
+        return run_evaluation(config, store, model_loader(options), progress)
 
 
 def _execute_on_ray(

@@ -174,9 +174,8 @@ def execute_until_verdict(
     """Open the database and run the rounds, printing decisions as they come. `load` replaces
     the loader that pulls and opens models (a test replaying stored rounds passes one that
     refuses)."""
-    from gapbench.backends.registry import billing_of
+    from gapbench.backends.registry import billing_of, model_loader
     from gapbench.cli.options import open_store
-    from gapbench.cli.run_cmds import _backend_loader
     from gapbench.perf.attribution import Accounting, account_runs
     from gapbench.perf.cost import hardware_price, token_prices
     from gapbench.report.progress import RichProgress
@@ -194,7 +193,7 @@ def execute_until_verdict(
         return run_until_verdict(
             config,
             store,
-            load or _backend_loader(options, True),
+            load or model_loader(options),
             budget,
             SequentialPrinter(len(config.tasks)),
             RichProgress,

@@ -58,21 +58,12 @@ def check_database(db_path: str) -> None:
 def open_results(db_path: str, *, reap: bool = True) -> Iterator[Connection]:
     """A checked read-only connection to a gapbench database (SQLite, or a PostgreSQL session,
     refuses every write)."""
-    import os
-
     from gapbench.errors import StoreError, UsageError
-    from gapbench.store.repository import Store
+    from gapbench.store.repository import open_store
 
     check_database(db_path)
-    raw = os.environ.get("GAPBENCH_BUSY_TIMEOUT", "5")
     try:
-        busy = float(raw)
-    except ValueError:
-        raise UsageError(
-            f"GAPBENCH_BUSY_TIMEOUT must be a number of seconds, not '{raw}'."
-        ) from None
-    try:
-        store = Store.open(db_path, readonly=True, busy_timeout=busy)
+        store = open_store(db_path, readonly=True)
     except StoreError as exc:
         if "No results" in str(exc):
             raise UsageError(str(exc)) from None
