@@ -6,6 +6,9 @@
 The bound at N slots is N / (time of one `llama_decode` step of N sequences x 1 token), measured in
 the decoder's own context with every sequence's KV cache filled to the mean prompt length: what
 the run would reach if every step were a full decode step, with no prefill and no draining slots.
+A step costs more the more tokens each sequence has cached, so the bound is also measured at the
+depth the run's decode steps had on average (prompt plus half the completion, over the run's
+outputs): the tighter of the two for long outputs, printed beside.
 End to end is the completion tokens of `BatchedDecoder.run` over the gapbench prompts (arith and
 logic, easy, the default prompt style, as `gapbench run` plans them) divided by its wall time,
 prefill, sampling, refill and the final drain included. Each repeat measures, for each slot count,
@@ -114,7 +117,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--ctx", type=int, default=2048, help="context per sequence")
+    parser.add_argument("--prefix-cache", choices=["both", "on", "off"], default="both",
+                        help="runs with the shared-prefix cache off, on, or both")  # fmt: skip
     args = parser.parse_args()
+    caches = {"both": (False, True), "on": (True,), "off": (False,)}[args.prefix_cache]
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from gapbench.backends.llamacpp_batch import BatchedDecoder
 
@@ -127,6 +133,7 @@ def main() -> None:
         flush=True,
     )
     bounds: dict[int, list[float]] = {}
+    deep_bounds: dict[tuple[int, bool], list[float]] = {}
     runs: list[Run] = []
     for repeat in range(args.repeats):
         for slots in (int(s) for s in args.slots.split(",")):
@@ -135,7 +142,7 @@ def main() -> None:
                 bounds.setdefault(slots, []).append(bound)
                 print(f"repeat {repeat + 1} slots {slots}: bound {bound:.1f} tok/s", flush=True)
                 reference: dict[str, str] = {}
-                for prefix_cache in (False, True):
+                for prefix_cache in caches:
                     dec._prefix_seq = slots if prefix_cache else None
                     seconds, results = end_to_end(dec, jobs)
                     texts = {k: r.text for k, r in results.items()}
@@ -158,18 +165,34 @@ def main() -> None:
                         f"load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
+                    decode_depth = round(
+                        statistics.mean(
+                            r.prompt_tokens + r.completion_tokens / 2 for r in results.values()
+                        )
+                    )
+                    deep = step_bound(dec, slots, decode_depth)
+                    deep_bounds.setdefault((slots, prefix_cache), []).append(deep)
+                    print(
+                        f"  bound at the mean decode depth ({decode_depth} tokens): {deep:.1f} "
+                        f"tok/s; end to end {run.rate / deep:.0%} of it",
+                        flush=True,
+                    )
     print(f"load after {os.getloadavg()[0]:.2f}\n")
-    print("| slots | bound tok/s | prefix cache | end to end tok/s | fraction of bound | runs |")
-    print("|---:|---:|---|---:|---:|---|")
+    print(
+        "| slots | bound tok/s (prompt depth) | bound tok/s (decode depth) | prefix cache "
+        "| end to end tok/s | fraction of bound (prompt depth) | of bound (decode depth) | runs |"
+    )
+    print("|---:|---:|---:|---|---:|---:|---:|---|")
     for slots, values in bounds.items():
         bound = statistics.median(values)
-        for prefix_cache in (False, True):
+        for prefix_cache in caches:
             mine = [r for r in runs if r.slots == slots and r.prefix_cache == prefix_cache]
+            deep = statistics.median(deep_bounds[(slots, prefix_cache)])
             rate = statistics.median(r.rate for r in mine)
             fractions = ", ".join(f"{r.rate / b:.0%}" for r, b in zip(mine, values, strict=True))
             print(
-                f"| {slots} | {bound:.1f} | {'on' if prefix_cache else 'off'} | {rate:.1f} | "
-                f"{rate / bound:.0%} | {fractions} |"
+                f"| {slots} | {bound:.1f} | {deep:.1f} | {'on' if prefix_cache else 'off'} | "
+                f"{rate:.1f} | {rate / bound:.0%} | {rate / deep:.0%} | {fractions} |"
             )
     backend.close()
 

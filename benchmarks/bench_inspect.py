@@ -319,8 +319,13 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    reference = texts.get("1") or texts.get("inspect") or {}
-    print("\n| harness | median wall s | runs | accuracy (gapbench scorer) | same output as b1 |")
+    # Outputs compared with gapbench's --batch-size 1 when it ran, else with Inspect's.
+    shown = "1" if texts.get("1") else "inspect"
+    reference = texts.get(shown) or {}
+    print(
+        "\n| harness | median wall s | runs | accuracy (gapbench scorer) "
+        f"| same output as {'batch size 1' if shown == '1' else 'Inspect'} |"
+    )
     print("|---|---:|---|---:|---:|")
     for config in configs:
         same = sum(texts[config].get(k) == v for k, v in reference.items())

@@ -6,10 +6,14 @@
 Two measures per database:
 
 - store: W writer processes over the same S sample keys, through the store API exactly as
-  the runner drives it (claim a chunk of 8, store each sample in its own transaction, renew
-  nothing: the run is short), so that claims contend as they do between concurrent runners;
-  samples/s = S / wall time from the moment all writers are ready to the last one finishing.
-  No model, no scoring: the store alone.
+  the runner drives it (claim a chunk, 8 samples at first and twice as many after each chunk
+  that took under half a second, as scheduler.py does; hand each sample to the run's
+  `SampleWriter`, which writes those that wait together in one transaction; renew nothing: the
+  run is short), so that claims contend as they do between concurrent runners; samples/s = S /
+  wall time from the moment all writers are ready to the last one finishing. No model, no
+  scoring: the store alone.
+- store, one per transaction: as the runner drove the store before 2026-12-02 (chunks of 8,
+  each sample stored by `add_sample` in its own transaction).
 - run: one `gapbench run --model scripted:... --task arith --n N` process end to end (planning,
   the scripted backend, scoring, claims, storing, the progress bar), samples/s = N / its wall
   time, interpreter start included.
@@ -38,7 +42,9 @@ WRITER = """
 import sys, time
 from pathlib import Path
 from gapbench.store import RunInfo, SampleKey, SampleRecord, Store
+from gapbench.scheduler import SampleWriter, chunk_size, next_chunk_size
 db, total, me, ready = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+grouped = sys.argv[5] == "grouped"
 with Store.open(db, busy_timeout=60) as store:
     run = store.start_run(RunInfo(gapbench_version="0", model_id="bench", backend="scripted",
                                   engine_version="0", sampling={}, settings_hash="h"))
@@ -47,26 +53,38 @@ with Store.open(db, busy_timeout=60) as store:
         time.sleep(0.001)
     keys = [SampleKey("bench", "arith", "1", 0, i, "medium", "h") for i in range(total)]
     stored = 0
-    for start in range(0, total, 8):
-        outcome = store.claim(run, keys[start:start + 8], time.time(), 60.0)
-        for key in outcome.claimed:
-            stored += store.add_sample(SampleRecord(
-                key=key, run_id=run, prompt="What is 17 + 25? Answer with the number only." * 4,
-                output="Let me add. 17 + 25 = 42.\\nAnswer: 42", extracted="42",
-                extraction_ok=True, correct=True, reference="42", prompt_tokens=60,
-                completion_tokens=14, finish_reason="stop", latency_s=0.01, ttft_s=0.002,
-                prompt_style="chat", score_method="answer-line"))
+    writer = SampleWriter(db, 60)
+    start, size = 0, chunk_size(1)
+    with writer:
+        while start < total:
+            began = time.monotonic()
+            outcome = store.claim(run, keys[start:start + size], time.time(), 60.0)
+            for key in outcome.claimed:
+                record = SampleRecord(
+                    key=key, run_id=run, prompt="What is 17 + 25? Answer with the number only." * 4,
+                    output="Let me add. 17 + 25 = 42.\\nAnswer: 42", extracted="42",
+                    extraction_ok=True, correct=True, reference="42", prompt_tokens=60,
+                    completion_tokens=14, finish_reason="stop", latency_s=0.01, ttft_s=0.002,
+                    prompt_style="chat", score_method="answer-line")
+                if grouped:
+                    writer.put(record)
+                else:
+                    stored += store.add_sample(record)
+            start += size
+            if grouped:  # the runner's chunks grow while they go fast
+                size = next_chunk_size(size, time.monotonic() - began)
     store.finish_run(run, "completed")
-print(stored)
+print(stored + writer.written)
 """
 
 
-def store_rate(db: str, samples: int, writers: int) -> float:
+def store_rate(db: str, samples: int, writers: int, grouped: bool) -> float:
+    mode = "grouped" if grouped else "each"
     with tempfile.TemporaryDirectory() as tmp:
         ready = Path(tmp)
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", WRITER, db, str(samples), str(w), str(ready)],
+                [sys.executable, "-c", WRITER, db, str(samples), str(w), str(ready), mode],
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -155,12 +173,15 @@ def main() -> None:
               "| median |")  # fmt: skip
         print("|---|---|---|---|---|---|")
         for kind in ("sqlite", "postgresql"):
-            for writers in args.writers:
-                rates = [
-                    store_rate(fresh(kind, f"s{writers}-{r}"), args.samples, writers)
-                    for r in range(args.repeats)
-                ]
-                row(kind, "store", writers, args.samples, rates)
+            for grouped, measure in ((True, "store"), (False, "store, one per transaction")):
+                for writers in args.writers:
+                    rates = [
+                        store_rate(
+                            fresh(kind, f"s{grouped}{writers}-{r}"), args.samples, writers, grouped
+                        )
+                        for r in range(args.repeats)
+                    ]
+                    row(kind, measure, writers, args.samples, rates)
             rates = [run_rate(fresh(kind, f"run-{r}"), args.run_n) for r in range(args.repeats)]
             row(kind, "run (scripted)", 1, args.run_n, rates)
 

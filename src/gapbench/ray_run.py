@@ -253,16 +253,48 @@ def _actor_options(spec: ModelSpec, options: BackendOptions) -> dict[str, Any]:
 
 def _cluster(resource: str) -> float:
     """How much of `resource` ('CPU', 'GPU') the cluster has, all nodes together."""
+    return sum(node.get(resource, 0.0) for node in _node_resources())
+
+
+def _node_resources() -> list[dict[str, float]]:
+    """Each live node's resources ('CPU', 'GPU', ...)."""
     import ray
 
-    total: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    return float(total.get(resource, 0.0))
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return [
+        {key: float(value) for key, value in node.get("Resources", {}).items()}
+        for node in nodes
+        if node.get("Alive")
+    ]
 
 
-def workers_for(per_worker_cpus: float, units: int) -> int:
-    """How many workers of that many CPUs the cluster holds at once (at most one per unit)."""
-    cpus = _cluster("CPU") or 1.0
-    return max(1, min(units, int(cpus // per_worker_cpus)))
+def workers_for(actor_options: dict[str, Any], units: int) -> int:
+    """How many workers of those options the cluster holds at once (at most one per unit),
+    counted node by node: a worker's CPUs and GPU must be on one node. Never more: a worker Ray
+    cannot place would hold the units handed to it until the run ends, so when no node can hold
+    even one, the run stops here with what to change."""
+    cpus = float(actor_options.get("num_cpus", 1))
+    gpus = float(actor_options.get("num_gpus", 0))
+    nodes = _node_resources()
+    fit = 0
+    for node in nodes:
+        on_node = int(node.get("CPU", 0.0) // cpus) if cpus else units
+        if gpus:
+            on_node = min(on_node, int(node.get("GPU", 0.0) // gpus))
+        fit += on_node
+    if fit < 1:
+        largest = max((node.get("CPU", 0.0) for node in nodes), default=0.0)
+        fix = (
+            "add a node with a GPU and a free CPU"
+            if gpus
+            else f"pass --threads {max(1, int(largest))} or add a node with {cpus:g} CPUs"
+        )
+        raise UsageError(
+            f"No node of the Ray cluster can hold one worker of this model ({cpus:g} CPUs"
+            f"{f' and {gpus:g} GPU' if gpus else ''}; the largest node has {largest:g} CPUs): "
+            f"{fix}."
+        )
+    return max(1, min(units, fit))
 
 
 def run_on_ray(
@@ -287,7 +319,7 @@ def run_on_ray(
         worker = ray.remote(ModelWorker).options(**actor_options)
         actors: list[Any] = [
             worker.remote(spec, db, options, config)
-            for _ in range(workers_for(float(actor_options["num_cpus"]), len(mine)))
+            for _ in range(workers_for(actor_options, len(mine)))
         ]
         try:
             results = _run_units(actors, mine, counter, listener)

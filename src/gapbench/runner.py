@@ -1,9 +1,11 @@
 """The runner: plan -> skip what is stored -> generate in batches -> score -> persist.
 
-Every finished generation is scored and written in its own transaction as soon as the backend yields
-it, so a killed run loses at most the samples in flight, and rerunning the same command resumes
-exactly where it stopped. Planning is lazy (planned_samples), and runs over the same instances at
-the same time split the work through claims instead of redoing it (scheduler.py).
+Every finished generation is scored as soon as the backend yields it and handed to the run's sample
+writer, which stores it at once (samples that arrive faster than a write takes are stored together,
+in one transaction: scheduler.py), so a killed run loses at most the samples in flight, and
+rerunning the same command resumes exactly where it stopped. Planning is lazy (planned_samples), and
+runs over the same instances at the same time split the work through claims instead of redoing it
+(scheduler.py).
 """
 
 from __future__ import annotations
@@ -461,7 +463,7 @@ def run_model(
 ) -> RunOutcome:
     """Run one model's missing samples and persist each as it finishes (see scheduler.py for
     how concurrent runs share the work)."""
-    from gapbench.scheduler import Heartbeat, Job, Tally, generate_plan
+    from gapbench.scheduler import Heartbeat, Job, SampleWriter, Tally, generate_plan
     from gapbench.store.leases import LEASE_SECONDS, this_process
 
     outcome = RunOutcome(
@@ -484,8 +486,11 @@ def run_model(
         status: RunStatus = "interrupted"
         try:
             with Heartbeat(store.location, run_id, store.busy_timeout):
-                job = Job(plan, store, backend, run_id, listener, outcome, tally)
-                status = generate_plan(job)
+                with SampleWriter(store.location, store.busy_timeout) as writer:
+                    job = Job(plan, store, backend, run_id, listener, outcome, tally, writer)
+                    generated = generate_plan(job)
+                # Only once every sample is written: a failed write leaves the run 'interrupted'.
+                status = generated
         finally:
             store.finish_run(run_id, status, tally.measures(peak_rss_mb()))
     finally:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,10 +31,21 @@ def _ray(*args: str, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def local_cluster(tmp: Path, head_cpus: int = 2, second_cpus: int = 1) -> Iterator[str]:
+def local_cluster(
+    tmp: Path,
+    head_cpus: int = 2,
+    second_cpus: int = 1,
+    *,
+    head_gpus: int = 0,
+    second_gpus: int = 0,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
     """Start the cluster; yields its address (127.0.0.1:PORT). Its token (Ray's token
     authentication) is in this process's environment meanwhile, so the commands the tests start
-    reach the cluster as a user's shell with RAY_AUTH_TOKEN set would."""
+    reach the cluster as a user's shell with RAY_AUTH_TOKEN set would. A node's GPUs are logical
+    (Ray schedules on them; nothing checks for a device); `extra_env` is added to the environment
+    of the cluster's processes only, which their Ray workers inherit (a PYTHONPATH holding a
+    plugin, as if it were installed on every node)."""
     port = _free_port()
     auth = {
         "RAY_AUTH_MODE": "token",
@@ -43,17 +54,17 @@ def local_cluster(tmp: Path, head_cpus: int = 2, second_cpus: int = 1) -> Iterat
     }
     saved = {key: os.environ.get(key) for key in auth}
     os.environ.update(auth)
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     temp = tmp / "ray"  # Ray's socket paths must stay short: tmp_path is short enough
     common = ["--node-ip-address=127.0.0.1", "--disable-usage-stats"]
     _ray(
-        "start", "--head", f"--port={port}", f"--num-cpus={head_cpus}", "--num-gpus=0",
+        "start", "--head", f"--port={port}", f"--num-cpus={head_cpus}", f"--num-gpus={head_gpus}",
         "--include-dashboard=false", f"--temp-dir={temp}", *common, env=env,
     )  # fmt: skip
     address = f"127.0.0.1:{port}"
     try:
-        _ray("start", f"--address={address}", f"--num-cpus={second_cpus}", "--num-gpus=0",
-             *common, env=env)  # fmt: skip
+        _ray("start", f"--address={address}", f"--num-cpus={second_cpus}",
+             f"--num-gpus={second_gpus}", *common, env=env)  # fmt: skip
         _wait_for_nodes(address, 2, env)
         yield address
     finally:

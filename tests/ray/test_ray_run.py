@@ -117,3 +117,22 @@ def test_nothing_listening_is_one_sentence(tmp_path: Path) -> None:
                        "--db", str(tmp_path / "x.db"), timeout=60)  # fmt: skip
     assert result.returncode == 1 and "Nothing answers at --ray 127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x.db").exists()
+
+
+def test_without_ray_nothing_imports_ray(tmp_path: Path) -> None:
+    """A plain run, with Ray installed: neither Ray nor the PostgreSQL driver is imported (Ray
+    alone takes seconds to import and starts threads)."""
+    script = (
+        "import sys\n"
+        "from gapbench.cli.main import main\n"
+        "try:\n"
+        f"    main(['run', '--model', {A!r}, '--task', 'arith', '--n', '20',"
+        f" '--db', {str(tmp_path / 'plain.db')!r}])\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        "print(sorted(m for m in ('ray', 'psycopg') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert stored_samples(tmp_path / "plain.db") == 20

@@ -108,6 +108,14 @@ def _exercise(target: str | Path) -> dict[str, Any]:
                 replace_key(sample(b, 11, created_at=7.0), seed=big_seed, draw=3),
             ]
         )
+        out["many_again"] = store.add_samples(  # a stored success is final; a failure is not
+            [
+                sample(b, 9, created_at=8.0, output="again"),
+                sample(b, 12, error="timeout", created_at=9.0),
+                sample(b, 12, created_at=10.0, output="retried"),
+            ]
+        )
+        out["none"] = store.add_samples([])
         out["claim_after"] = store.claim(b, [key(i) for i in range(5)], 1002.0, LEASE)
         out["done"] = store.done_draws("m", "arith", "1", 0, "easy", "h")
         store.record_measures(a, RunMeasures(1.25, 300.5, latency_seconds=0.7, generations=3))
@@ -140,7 +148,23 @@ def test_the_store_answers_as_on_sqlite(tmp_path: Path, pg_url: str) -> None:
     for name in on_sqlite:
         assert on_postgres[name] == on_sqlite[name], name
     assert on_sqlite["stored"] == [True, False, True, True, True]
-    assert len(on_sqlite["samples"]) == 6
+    assert on_sqlite["many"] == 3 and on_sqlite["many_again"] == 2 and on_sqlite["none"] == 0
+    assert len(on_sqlite["samples"]) == 7
+
+
+def test_a_batch_of_samples_is_stored_all_or_nothing_and_releases_its_claims(pg_url: str) -> None:
+    """The runner's writer stores a batch in one round trip (store/postgres.py `add_samples`)."""
+    with Store.open(pg_url) as store:
+        run = store.start_run(info(), leases.this_process(2e9))
+        store.claim(run, [key(i) for i in range(300)], 1000.0, LEASE)
+        assert store.add_samples([sample(run, i) for i in range(256)]) == 256
+        assert sorted(claims(pg_url)) == list(range(256, 300))
+        orphan = sample(run + 100, 299)  # no such run: the foreign key rejects the whole batch
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # as sqlite3.IntegrityError
+            store.add_samples([sample(run, 256), orphan])
+        assert len(store.samples()) == 256 and len(claims(pg_url)) == 44
+        assert store.add_samples([sample(run, i) for i in range(250, 300)]) == 44
+        assert len(store.samples()) == 300 and claims(pg_url) == {}
 
 
 def test_the_url_may_come_in_sqlalchemy_spelling_and_shows_no_password(

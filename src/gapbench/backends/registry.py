@@ -34,7 +34,7 @@ class BackendOptions:
     """CPU threads; None -> the number of physical cores."""
     batch_size: int | None = None
     """Requests decoded together (sequences sharing the KV cache); None -> the backend's own
-    automatic choice (`resolved_batch_size`): llama.cpp batches 8, capped by KV memory; backends
+    automatic choice (`resolved_batch_size`): llama.cpp batches 16, capped by KV memory; backends
     that do not batch use 1."""
     n_ctx: int | None = None
     """Context window of ONE request (prompt + completion) in tokens; None -> 2048 capped by the

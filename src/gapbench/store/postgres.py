@@ -15,8 +15,9 @@ record the same schema versions and a newer gapbench's database is refused the s
 measured (benchmarks/bench_sqlalchemy.py, docs/benchmarks.md): the store's most frequent
 statement, one sample upserted in its own transaction, runs 2.6x slower through SQLAlchemy Core
 2.1 than through sqlite3 (14,530 against 38,347 rows/s) and 1.6x slower than through psycopg
-directly (4,770 against 7,737), on a store whose PostgreSQL throughput is near its 2,000
-samples/s goal already.
+directly (4,770 against 7,737); the store's own PostgreSQL throughput (3,600-7,000 samples/s
+with the runner's writer thread and pipelined claims, docs/benchmarks.md) has that margin only
+because nothing sits between it and the driver.
 
 Concurrency: runners do not take one lock over the whole database as SQLite's writers do. Each
 write is a short transaction at READ COMMITTED, most of them a single statement (storing a
@@ -131,6 +132,12 @@ class PgConnection:
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
         # Always with a parameter list, even empty, so that `%%` always reads as `%`.
         return self.raw.execute(_pg_sql(sql), list(parameters))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """`sql` run once per row, all in one round trip; the rows it wrote in all."""
+        with self.raw.cursor() as cur:
+            cur.executemany(_pg_sql(sql), [list(row) for row in rows])
+            return cur.rowcount
 
     def transaction(self) -> AbstractContextManager[Any]:
         return self.raw.transaction()
@@ -599,6 +606,27 @@ def _pipelined(conn: Connection, statements: list[tuple[str, tuple[Any, ...]]]) 
     return [cur.fetchall() if cur.description else [] for cur in cursors]
 
 
+def _pipelined_many(
+    conn: Connection, batches: list[tuple[str, list[tuple[Any, ...]]]]
+) -> list[list[list[Any]]]:
+    """`_pipelined` for statements run once per row of parameters (psycopg's executemany, which
+    converts each statement once and pipelines its rows): per statement, the rows of each of its
+    runs, in order, all in the pipeline's one transaction."""
+    assert isinstance(conn, PgConnection)
+    results: list[list[list[Any]]] = []
+    with conn.raw.pipeline():
+        for sql, rows in batches:
+            with conn.raw.cursor() as cur:
+                cur.executemany(_pg_sql(sql), rows, returning=True)
+                mine = []
+                while True:
+                    mine.append(cur.fetchall() if cur.description else [])
+                    if not cur.nextset():
+                        break
+                results.append(mine)
+    return results
+
+
 def claim(
     conn: Connection, run_id: int, keys: Sequence[SampleKey], now: float, expires_at: float
 ) -> leases.ClaimOutcome:
@@ -650,14 +678,13 @@ def claim(
     candidates = [key for key in distinct if key not in done and ident(key) not in live]
     claimed: set[SampleKey] = set()
     if candidates:
-        statements = []
+        claims = []
         for key in candidates:
             k = key_values(key)
-            params = (*k, *k, run_id, expires_at, run_id, expires_at, *k, now, run_id)
-            statements.append((_CLAIM_ONE, params))
-        statements += [(_IS_STORED, key_values(key)) for key in candidates]
-        rows = _pipelined(conn, statements)
-        outcomes, after = rows[: len(candidates)], rows[len(candidates) :]
+            claims.append((*k, *k, run_id, expires_at, run_id, expires_at, *k, now, run_id))
+        outcomes, after = _pipelined_many(
+            conn, [(_CLAIM_ONE, claims), (_IS_STORED, [key_values(key) for key in candidates])]
+        )
         for key, (row,) in zip(candidates, outcomes, strict=True):
             if row[0]:
                 done.add(key)
@@ -793,5 +820,20 @@ class PostgresStore(Store):
         return self._retrying(lambda: self._conn.execute(self._STORE_ONE, params).rowcount > 0)
 
     def add_samples(self, recs: Sequence[SampleRecord]) -> int:
-        # In key order, so that two runners storing overlapping batches lock rows alike.
-        return super().add_samples(sorted(recs, key=lambda rec: key_values(rec.key)))
+        # In key order, so that two runners storing overlapping batches lock rows alike; every
+        # statement of the batch in one round trip (executemany pipelines them), in one
+        # transaction.
+        now = time.time()
+        params = [
+            (*key_values(rec.key), rec.run_id, *sample_values(rec))
+            for rec in sorted(
+                (rec if rec.created_at else replace(rec, created_at=now) for rec in recs),
+                key=lambda rec: key_values(rec.key),
+            )
+        ]
+
+        def once() -> int:
+            with self._pg.transaction():
+                return self._pg.executemany(self._STORE_ONE, params)
+
+        return self._retrying(once) if params else 0

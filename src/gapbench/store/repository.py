@@ -1,13 +1,14 @@
 """The results store: typed reads and writes over one SQLite file (this module) or one PostgreSQL
 database (store/postgres.py, the same class with the few statements that differ overridden).
 
-Durability: the file is in WAL mode with `synchronous=NORMAL`. Each `add_sample` is its own
-transaction, and a committed WAL transaction is in the operating system's page cache before
-COMMIT returns, so killing gapbench (Ctrl-C, SIGKILL, out of memory) loses at most the sample in
-flight and never leaves half a row. Only an OS crash or power cut can lose the last few commits
-(never corrupt the file: WAL frames are checksummed), and a rerun regenerates exactly those,
-because `done_draws` reports them missing. The fsync that `synchronous=FULL` would add on every
-commit buys nothing more for a benchmark that resumes.
+Durability: the file is in WAL mode with `synchronous=NORMAL`. Each `add_sample` or `add_samples` is
+one transaction (the runner's writer stores each sample as it comes, several in one when they come
+faster than a write: scheduler.py `SampleWriter`), and a committed WAL transaction is in the
+operating system's page cache before COMMIT returns, so killing gapbench (Ctrl-C, SIGKILL, out of
+memory) loses at most the samples in flight and never leaves half a row. Only an OS crash or power
+cut can lose the last few commits (never corrupt the file: WAL frames are checksummed), and a rerun
+regenerates exactly those, because `done_draws` reports them missing. The fsync that
+`synchronous=FULL` would add on every commit buys nothing more for a benchmark that resumes.
 """
 
 from __future__ import annotations
