@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,6 +43,25 @@ def rate(rows: int, store_one: Callable[[int], None]) -> float:
     return rows / (time.perf_counter() - start)
 
 
+def sqlalchemy_rate(engine: Any, ddl: str, rows: int) -> float:
+    """`rate` through SQLAlchemy Core: the table made by `ddl`, each row upserted with `text()`
+    in a transaction of its own (`engine.begin()`); the engine is disposed of afterwards."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text(ddl))
+    sql = text(UPSERT.format(":model", ":idx", ":output", ":correct"))
+
+    def one(i: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(sql, {"model": "m", "idx": i, "output": OUTPUT, "correct": i % 2})
+
+    try:
+        return rate(rows, one)
+    finally:
+        engine.dispose()
+
+
 def sqlite_direct(path: Path, rows: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -61,7 +81,7 @@ def sqlite_direct(path: Path, rows: int) -> float:
 
 
 def sqlite_sqlalchemy(path: Path, rows: int) -> float:
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import create_engine, event
 
     engine = create_engine(f"sqlite:///{path}")
 
@@ -70,18 +90,7 @@ def sqlite_sqlalchemy(path: Path, rows: int) -> float:
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
-    with engine.begin() as conn:
-        conn.execute(text(DDL))
-    sql = text(UPSERT.format(":model", ":idx", ":output", ":correct"))
-
-    def one(i: int) -> None:
-        with engine.begin() as conn:
-            conn.execute(sql, {"model": "m", "idx": i, "output": OUTPUT, "correct": i % 2})
-
-    try:
-        return rate(rows, one)
-    finally:
-        engine.dispose()
+    return sqlalchemy_rate(engine, DDL, rows)
 
 
 def pg_direct(url: str, rows: int) -> float:
@@ -104,25 +113,14 @@ def pg_direct(url: str, rows: int) -> float:
 
 
 def pg_sqlalchemy(url: str, rows: int) -> float:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     # The session setting once per connection, as the direct path does (not per transaction).
     engine = create_engine(
         url.replace("postgresql://", "postgresql+psycopg://"),
         connect_args={"options": "-c synchronous_commit=off"},
     )
-    with engine.begin() as conn:
-        conn.execute(text(DDL_PG))
-    sql = text(UPSERT.format(":model", ":idx", ":output", ":correct"))
-
-    def one(i: int) -> None:
-        with engine.begin() as conn:
-            conn.execute(sql, {"model": "m", "idx": i, "output": OUTPUT, "correct": i % 2})
-
-    try:
-        return rate(rows, one)
-    finally:
-        engine.dispose()
+    return sqlalchemy_rate(engine, DDL_PG, rows)
 
 
 def main() -> None:

@@ -813,10 +813,15 @@ class PostgresStore(Store):
     # statement it is one transaction (autocommit) without BEGIN and COMMIT around it.
     _STORE_ONE = f"WITH released AS ({_DROP_CLAIM}) {Store._UPSERT}"
 
-    def add_sample(self, rec: SampleRecord) -> bool:
+    @staticmethod
+    def _store_params(rec: SampleRecord, now: float) -> tuple[Any, ...]:
+        """`_STORE_ONE`'s parameters for `rec`, stamped `now` unless it has its time already."""
         if not rec.created_at:
-            rec = replace(rec, created_at=time.time())
-        params = (*key_values(rec.key), rec.run_id, *sample_values(rec))
+            rec = replace(rec, created_at=now)
+        return (*key_values(rec.key), rec.run_id, *sample_values(rec))
+
+    def add_sample(self, rec: SampleRecord) -> bool:
+        params = self._store_params(rec, time.time())
         return self._retrying(lambda: self._conn.execute(self._STORE_ONE, params).rowcount > 0)
 
     def add_samples(self, recs: Sequence[SampleRecord]) -> int:
@@ -825,11 +830,8 @@ class PostgresStore(Store):
         # transaction.
         now = time.time()
         params = [
-            (*key_values(rec.key), rec.run_id, *sample_values(rec))
-            for rec in sorted(
-                (rec if rec.created_at else replace(rec, created_at=now) for rec in recs),
-                key=lambda rec: key_values(rec.key),
-            )
+            self._store_params(rec, now)
+            for rec in sorted(recs, key=lambda rec: key_values(rec.key))
         ]
 
         def once() -> int:
