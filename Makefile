@@ -10,9 +10,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[llama]'
 	touch $@
 
+# confseq (a dev dependency, the tests' independent check of the confidence sequences) ships no
+# wheel for Python 3.11 and its sdist asks for pybind11~=2.6, whose headers do not compile against
+# 3.11 (PyFrameObject became opaque): build it first against a current pybind11, without isolation.
+CONFSEQ_BUILD := setuptools wheel scikit-build cmake ninja 'pybind11>=2.10'
+
 # The dev install includes the llama extra, so `make demo` can reuse it.
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(CONFSEQ_BUILD)
+	$(PY) -m pip install --quiet --no-build-isolation 'confseq==0.0.11'
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(VENV)/.installed $@
 
