@@ -25,6 +25,13 @@ class StoreError(GapbenchError):
     """The results database cannot be used (locked, read-only, newer schema); data is untouched."""
 
 
+class NoResultsError(StoreError):
+    """A reading command was pointed at a database that does not exist or holds no results yet:
+    an input error (a wrong --db, or nothing run there), so exit code 2, as for UsageError."""
+
+    exit_code = 2
+
+
 class BackendError(GapbenchError):
     """A backend failed to load or run a model."""
 

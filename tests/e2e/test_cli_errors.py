@@ -130,10 +130,21 @@ def test_compare_unknown_model(stored_db: Path) -> None:
     _assert_clean_error(result, 2, "scripted:other")
 
 
-def test_leaderboard_on_missing_db(tmp_path: Path) -> None:
-    result = run_gapbench("leaderboard", "--db", str(tmp_path / "none.db"))
-    _assert_clean_error(result, 1, "none.db")
+@pytest.mark.parametrize("command", [("leaderboard",), ("compare", MODEL, "scripted:b"), ("gap",)])
+def test_reading_a_missing_or_empty_db_is_an_input_error(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A --db that does not exist, or holds nothing yet, is the user's input (a wrong path, or
+    nothing run there): exit 2, as `report` and `serve` say, and no file is created or touched."""
+    result = run_gapbench(*command, "--db", str(tmp_path / "none.db"))
+    _assert_clean_error(result, 2, "No database at", "none.db")
     assert not (tmp_path / "none.db").exists()
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    result = run_gapbench(*command, "--db", str(empty))
+    _assert_clean_error(result, 2, "No results in", "empty.db")
+    assert empty.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
 
 
 # Bounds probed from the outside: each is refused in one sentence, before a database exists.

@@ -271,8 +271,9 @@ def test_other_tables_of_a_team_database_are_left_alone(pg_url: str) -> None:
 def test_readers_refuse_an_empty_or_older_database_and_write_nothing(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(StoreError, match=r"No results in .* yet"):
+    with pytest.raises(StoreError, match=r"No results in .* yet") as nothing:
         Store.open(pg_url, readonly=True)
+    assert nothing.value.exit_code == 2  # an input error: nothing was run there
     assert dump(pg_url) == {}
     monkeypatch.setattr(pg, "PG_MIGRATIONS", pg.PG_MIGRATIONS[:4])
     Store.open(pg_url).close()

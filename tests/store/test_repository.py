@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gapbench.errors import StoreError
+from gapbench.errors import NoResultsError, StoreError
 from gapbench.store import RunInfo, SampleKey, SampleRecord, Store, default_db_path, settings_hash
 
 
@@ -274,14 +274,17 @@ def test_readonly_store_reads_but_refuses_writes(tmp_path: Path) -> None:
 
 
 def test_readonly_without_results_says_run_first(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"No results in .* yet"):
+    with pytest.raises(NoResultsError, match=r"No database at .*absent.db") as absent:
         Store.open(tmp_path / "absent.db", readonly=True)
     assert not (tmp_path / "absent.db").exists()
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
-    with pytest.raises(StoreError, match=r"No results in .* yet"):
+    with pytest.raises(NoResultsError, match=r"No results in .* yet") as nothing:
         Store.open(empty, readonly=True)
     assert empty.read_bytes() == b""
+    # A StoreError (data untouched) that the CLI reports as an input error.
+    assert isinstance(absent.value, StoreError)
+    assert absent.value.exit_code == nothing.value.exit_code == 2
 
 
 def test_sampling_json_round_trips_non_ascii(tmp_path: Path) -> None:

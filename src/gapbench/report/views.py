@@ -58,16 +58,10 @@ def check_database(db_path: str) -> None:
 def open_results(db_path: str, *, reap: bool = True) -> Iterator[Connection]:
     """A checked read-only connection to a gapbench database (SQLite, or a PostgreSQL session,
     refuses every write)."""
-    from gapbench.errors import StoreError, UsageError
     from gapbench.store.repository import open_store
 
     check_database(db_path)
-    try:
-        store = open_store(db_path, readonly=True)
-    except StoreError as exc:
-        if "No results" in str(exc):
-            raise UsageError(str(exc)) from None
-        raise
+    store = open_store(db_path, readonly=True)  # NoResultsError (exit 2) when it holds none
     try:
         if reap:
             store.reap_dead_runs(time.time())

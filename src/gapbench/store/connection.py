@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from gapbench.errors import GapbenchError, StoreError, UsageError
+from gapbench.errors import GapbenchError, NoResultsError, StoreError, UsageError
 from gapbench.store.migrations import check_not_newer, migrate, read_state
 
 
@@ -90,7 +90,9 @@ def _connect(
         if db.is_dir():
             raise UsageError(f"{db} is a folder, not a database file: pass a file path to --db.")
         if not db.exists():
-            raise StoreError(f"No results in {db} yet: run `gapbench run ...` first.")
+            raise NoResultsError(
+                f"No database at {db}: run `gapbench run ... --db {db}` first or pass another --db."
+            )
         # mode=ro: SQLite itself refuses every write, so reports can never alter results.
         target, uri = f"file:{quote(str(db.resolve()))}?mode=ro", True
         if immutable:
@@ -148,7 +150,7 @@ def _prepare(conn: sqlite3.Connection, db: Path, *, readonly: bool) -> None:
     check_not_newer(state, str(db))
     if readonly:
         if state.is_empty:
-            raise StoreError(f"No results in {db} yet: run `gapbench run ...` first.")
+            raise NoResultsError(f"No results in {db} yet: run `gapbench run ...` first.")
         if state.pending():
             raise StoreError(
                 f"{db} was written by an older gapbench and needs upgrading: "

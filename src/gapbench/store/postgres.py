@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gapbench.errors import GapbenchError, StoreError, UsageError
+from gapbench.errors import GapbenchError, NoResultsError, StoreError, UsageError
 from gapbench.store import leases
 from gapbench.store.dbapi import Connection
 from gapbench.store.location import conceal, password_for, scrub
@@ -528,7 +528,7 @@ def prepare(conn: PgConnection, where: str, *, readonly: bool) -> None:
     check_state(state, where)
     if readonly:
         if state.is_empty:
-            raise StoreError(f"No results in {where} yet: run `gapbench run ...` first.")
+            raise NoResultsError(f"No results in {where} yet: run `gapbench run ...` first.")
         if state.pending():
             raise StoreError(
                 f"{where} was written by an older gapbench and needs upgrading: "
