@@ -37,21 +37,13 @@ class ReportOptions:
 
 
 def check_database(db_path: str) -> None:
-    """UsageError unless `db_path` is a file (SQLite would otherwise report it as empty); a
-    PostgreSQL URL is checked when it is opened."""
-    from gapbench.errors import UsageError
+    """Refuse a --db that is no file before any work starts (store.connection.check_readable);
+    a PostgreSQL URL is checked when it is opened."""
+    from gapbench.store.connection import check_readable
     from gapbench.store.location import is_postgres_url
 
-    if is_postgres_url(db_path):
-        return
-    path = Path(db_path)
-    if path.is_dir():
-        raise UsageError(f"{db_path} is a folder, not a database file: pass a file path to --db.")
-    if not path.exists():
-        raise UsageError(
-            f"No database at {db_path}: run `gapbench run ... --db {db_path}` first or pass "
-            "another --db."
-        )
+    if not is_postgres_url(db_path):
+        check_readable(Path(db_path))
 
 
 @contextmanager

@@ -83,16 +83,23 @@ def _check_writable_location(db: Path) -> None:
         )
 
 
+def check_readable(db: Path) -> None:
+    """A reader's --db must be a file that exists: a folder is a usage error, a missing file
+    an input error with nothing to read (SQLite would otherwise open either as an empty
+    database). Readers call it before opening; report and serve also before anything else."""
+    if db.is_dir():
+        raise UsageError(f"{db} is a folder, not a database file: pass a file path to --db.")
+    if not db.exists():
+        raise NoResultsError(
+            f"No database at {db}: run `gapbench run ... --db {db}` first or pass another --db."
+        )
+
+
 def _connect(
     db: Path, *, readonly: bool, busy_timeout: float, immutable: bool = False
 ) -> sqlite3.Connection:
     if readonly:
-        if db.is_dir():
-            raise UsageError(f"{db} is a folder, not a database file: pass a file path to --db.")
-        if not db.exists():
-            raise NoResultsError(
-                f"No database at {db}: run `gapbench run ... --db {db}` first or pass another --db."
-            )
+        check_readable(db)
         # mode=ro: SQLite itself refuses every write, so reports can never alter results.
         target, uri = f"file:{quote(str(db.resolve()))}?mode=ro", True
         if immutable:
