@@ -219,8 +219,10 @@ network = pytest.mark.network
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
 @pytest.mark.parametrize("fault", [*FAULTS, "400"])
 def test_each_fault_is_retried_or_reported(fault: str, stream: bool) -> None:
-    with FaultServer(script=[fault, None], slow_s=2.0) as server:
-        backend = _backend(server.url, f"timeout=0.5&stream={str(stream).lower()}")
+    # The timeout applies to every attempt, the fault-free retry too: 2 s keeps a pause of the
+    # shared process (GC, a loaded CI machine) from turning the good answer into a second retry.
+    with FaultServer(script=[fault, None], slow_s=30.0) as server:
+        backend = _backend(server.url, f"timeout=2&stream={str(stream).lower()}")
         [generation] = _run(backend, [_chat(0)])
     if fault == "400":  # a bad request fails the same way every time: not retried
         assert generation.error is not None and generation.error.startswith("HTTP 400")
@@ -278,10 +280,12 @@ def test_thirty_percent_faults_every_request_accounted_for() -> None:
 
 @network
 def test_concurrency_limit_holds() -> None:
-    with FaultServer(delay_s=0.05) as server:
+    # Each answer takes 0.4 s, so the limit is reached even when a loaded machine sends the
+    # requests of one wave tens of milliseconds apart.
+    with FaultServer(delay_s=0.4) as server:
         _run(_backend(server.url, concurrency=4), [_chat(i) for i in range(24)])
     assert server.max_in_flight == 4
-    with FaultServer(delay_s=0.05) as server:
+    with FaultServer(delay_s=0.4) as server:
         _run(_backend(server.url, "concurrency=3"), [_chat(i) for i in range(12)])
     assert server.max_in_flight == 3
 

@@ -123,7 +123,7 @@ def test_llama_cpp_python_server_gets_one_unstreamed_request_at_a_time() -> None
 
 @network
 def test_what_the_user_chose_is_kept_on_a_recognised_server() -> None:
-    with FaultServer(owned_by="me", delay_s=0.05) as server:
+    with FaultServer(owned_by="me", delay_s=0.4) as server:
         backend = _backend(f"openai:{server.url}#fake?stream=true&body.top_k=5", concurrency=3)
         _run(backend, [_chat(i) for i in range(6)])
     assert server.max_in_flight == 3
@@ -133,7 +133,7 @@ def test_what_the_user_chose_is_kept_on_a_recognised_server() -> None:
 
 @network
 def test_llama_server_slots_set_the_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
-    with FaultServer(owned_by="llamacpp", props={"total_slots": 3}, delay_s=0.05) as server:
+    with FaultServer(owned_by="llamacpp", props={"total_slots": 3}, delay_s=0.4) as server:
         backend = _backend(f"openai:{server.url}#fake")
         assert (backend.config.concurrency, backend.config.stream) == (3, True)
         _run(backend, [_chat(i) for i in range(9)])
