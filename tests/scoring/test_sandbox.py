@@ -8,12 +8,12 @@ import contextlib
 import json
 import math
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import race
 
 from gapbench.scoring import sandbox, sandbox_engine
 from gapbench.scoring.sandbox import (
@@ -228,19 +228,25 @@ def test_jobs_run_in_parallel_and_keep_their_order() -> None:
     assert most_at_once == 2, spans
 
 
-_UID_PROGRAM = "import os, time\ntime.sleep(0.8)\nprint(os.getuid())\n"
+_UID_PROGRAM = "import os, time\ntime.sleep(1.5)\nprint(os.getuid())\n"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="throwaway uids are used only when running as root")
-def test_concurrent_gapbench_processes_never_share_a_throwaway_uid() -> None:
+def test_concurrent_gapbench_processes_never_share_a_throwaway_uid(tmp_path: Path) -> None:
+    """Three processes start their jobs at one moment (tests.helpers.race), so all nine hold a
+    uid at once: one that imported late could otherwise draw a uid freed by a finished job."""
     script = (
-        "import json\nfrom gapbench.scoring.sandbox import Job, run_jobs\n"
+        "import json, sys, time\nfrom pathlib import Path\n"
+        "from gapbench.scoring.sandbox import Job, run_jobs\n"
+        "ready, me = Path(sys.argv[2]), sys.argv[3]\n"
+        "(ready / me).touch()\n"
+        "while not (ready / 'go').exists():\n    time.sleep(0.001)\n"
         f"results = run_jobs([Job({_UID_PROGRAM!r})] * 3, workers=3)\n"
         "print(json.dumps([r.stdout.strip() for r in results]))\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-             for _ in range(3)]  # fmt: skip
-    uids = [uid for p in procs for uid in json.loads(p.communicate(timeout=60)[0])]
+    outputs = race(script, "", tmp_path, racers=3)
+    assert all(status == 0 for _, _, status in outputs), [err for _, err, _ in outputs]
+    uids = [uid for out, _, _ in outputs for uid in json.loads(out)]
     assert len(uids) == 9 and len(set(uids)) == 9, uids
     assert all(int(uid) >= 2_000_000_000 for uid in uids)
 

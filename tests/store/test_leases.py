@@ -193,7 +193,9 @@ with Store.open(db, busy_timeout=30) as store:
     for chunk in range(0, 200, 8):
         keys = [SampleKey("m", "arith", "1", 0, i, "easy", "h") for i in range(chunk, chunk + 8)]
         got = [k.index for k in store.claim(run, keys, time.time(), 60).claimed]
-        time.sleep(0.002 * len(got))  # generating what it got, while the others move on
+        # "Generating" what it got while the others move on: 2 s of work in all (0.5 s each),
+        # so a racer that wakes late on a loaded machine still finds keys left to claim.
+        time.sleep(0.01 * len(got))
         mine += got
 print(json.dumps(mine))
 """
