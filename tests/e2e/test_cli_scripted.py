@@ -46,6 +46,22 @@ def test_run_stores_one_row_per_sample(filled_db: Path) -> None:
     assert {r[2] for r in runs} == {"scripted"}
 
 
+def test_a_repeated_task_flag_runs_and_reads_every_task_named(cli: CliInvoke, db: Path) -> None:
+    """`--task arith --task logic` is the list `--task arith,logic` (it once kept the last one
+    only, silently), for the commands that run and those that read."""
+    result = cli("run", "--model", GOOD, "--task", "arith", "--task", "logic,boolean",
+                 "--n", "5", "--db", str(db))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    tasks = {t for (t,) in _rows(db, "SELECT DISTINCT task FROM samples")}
+    assert tasks == {"arith", "logic", "boolean"}
+    board = cli("leaderboard", "--task", "arith", "--task", "boolean", "--db", str(db), "--json")
+    assert board.exit_code == 0, board.output
+    rows = json.loads(board.stdout)
+    assert {row["task"] for row in rows} == {"overall", "arith", "boolean"}
+    (overall,) = (row for row in rows if row["task"] == "overall")
+    assert overall["n"] == 10
+
+
 def test_rerun_resumes_and_adds_nothing(cli: CliInvoke, filled_db: Path) -> None:
     before = _rows(filled_db, "SELECT COUNT(*) FROM samples")[0][0]
     result = cli("run", "--model", GOOD, "--suite", "quick", "--n", "40", "--db", str(filled_db))

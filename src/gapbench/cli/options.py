@@ -71,9 +71,21 @@ def wide_requested() -> bool:
     return bool(ctx is not None and ctx.meta.get(WIDE, False))
 
 
+def _joined_tasks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | None:
+    """Every --task given, as the one comma-separated list the commands take (a repeated option
+    that kept only its last value would drop the others without a word)."""
+    return ",".join(value) if value else None
+
+
 def task_selection(func: F) -> F:
     func = click.option("--suite", default=None, help="A suite of tasks, e.g. 'quick'.")(func)
-    func = click.option("--task", default=None, help="A single task, e.g. 'arith'.")(func)
+    func = click.option(
+        "--task",
+        multiple=True,
+        callback=_joined_tasks,
+        metavar="TASK",
+        help="A task, e.g. 'arith'; for several, repeat --task or list them: 'arith,logic'.",
+    )(func)
     return func
 
 
