@@ -46,9 +46,9 @@ def test_run_stores_one_row_per_sample(filled_db: Path) -> None:
     assert {r[2] for r in runs} == {"scripted"}
 
 
-def test_a_repeated_task_flag_runs_and_reads_every_task_named(cli: CliInvoke, db: Path) -> None:
+def test_repeated_task_and_suite_flags_name_every_task(cli: CliInvoke, db: Path) -> None:
     """`--task arith --task logic` is the list `--task arith,logic` (it once kept the last one
-    only, silently), for the commands that run and those that read."""
+    only, silently), for the commands that run and those that read; so is a repeated --suite."""
     result = cli("run", "--model", GOOD, "--task", "arith", "--task", "logic,boolean",
                  "--n", "5", "--db", str(db))  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -60,6 +60,12 @@ def test_a_repeated_task_flag_runs_and_reads_every_task_named(cli: CliInvoke, db
     assert {row["task"] for row in rows} == {"overall", "arith", "boolean"}
     (overall,) = (row for row in rows if row["task"] == "overall")
     assert overall["n"] == 10
+    # Likewise --suite: quick (arith, logic, zh_arith) and logic (logic, knights, boolean, lists).
+    board = cli("leaderboard", "--suite", "quick", "--suite", "logic", "--db", str(db), "--json")
+    assert board.exit_code == 0, board.output
+    assert {row["task"] for row in json.loads(board.stdout)} == {
+        "overall", "arith", "logic", "boolean"
+    }  # fmt: skip
 
 
 def test_rerun_resumes_and_adds_nothing(cli: CliInvoke, filled_db: Path) -> None:

@@ -49,6 +49,10 @@ def test_suites_resolve_to_registered_tasks() -> None:
     assert [t.name for t in resolve_tasks(None, "quick")] == list(SUITES["quick"])
     assert [t.name for t in resolve_tasks("logic", None)] == ["logic"]
     assert [t.name for t in resolve_tasks("logic, arith,logic", None)] == ["logic", "arith"]
+    # Several suites (a repeated --suite): their tasks in order, the shared `logic` once.
+    assert [t.name for t in resolve_tasks(None, "quick,logic")] == [
+        "arith", "logic", "zh_arith", "knights", "boolean", "lists"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -58,6 +62,8 @@ def test_suites_resolve_to_registered_tasks() -> None:
         ("arith,nope", None, "Unknown task 'nope'"),
         ("arith", "quick", "not both"),
         (" , ", None, "empty"),
+        (None, ",", "--suite is empty"),
+        (None, "math,quik", "Unknown suite 'quik'"),
     ],
 )
 def test_bad_task_or_suite_is_a_usage_error(

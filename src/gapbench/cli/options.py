@@ -71,18 +71,25 @@ def wide_requested() -> bool:
     return bool(ctx is not None and ctx.meta.get(WIDE, False))
 
 
-def _joined_tasks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | None:
-    """Every --task given, as the one comma-separated list the commands take (a repeated option
-    that kept only its last value would drop the others without a word)."""
+def _joined(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | None:
+    """Every --task (or --suite) given, as the one comma-separated list the commands take (a
+    repeated option that kept only its last value would drop the others without a word)."""
     return ",".join(value) if value else None
 
 
 def task_selection(func: F) -> F:
-    func = click.option("--suite", default=None, help="A suite of tasks, e.g. 'quick'.")(func)
+    func = click.option(
+        "--suite",
+        multiple=True,
+        callback=_joined,
+        metavar="SUITE",
+        help="A suite of tasks, e.g. 'quick'; for several, repeat --suite or list them: "
+        "'math,code'.",
+    )(func)
     func = click.option(
         "--task",
         multiple=True,
-        callback=_joined_tasks,
+        callback=_joined,
         metavar="TASK",
         help="A task, e.g. 'arith'; for several, repeat --task or list them: 'arith,logic'.",
     )(func)

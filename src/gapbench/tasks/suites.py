@@ -41,15 +41,24 @@ def get_suite(name: str) -> list[Task]:
 
 
 def resolve_tasks(task: str | None, suite: str | None) -> list[Task]:
-    """Tasks named by --task (one name or a comma-separated list) or --suite.
+    """Tasks named by --task or --suite, each one name or a comma-separated list (a repeated
+    flag arrives joined by commas); several suites give their tasks in order, each once.
 
     With neither, the default suite; with both, a UsageError, since the intent is unclear.
     """
     if task is not None and suite is not None:
         raise UsageError("Give either --task or --suite, not both.")
     if task is None:
-        return get_suite(suite if suite is not None else DEFAULT_SUITE)
-    names = [name.strip() for name in task.split(",") if name.strip()]
+        if suite is None:
+            return get_suite(DEFAULT_SUITE)
+        suites = _names(suite, "--suite", "--suite quick")
+        tasks = {t.name: t for name in suites for t in get_suite(name)}
+        return list(tasks.values())
+    return [get_task(name) for name in _names(task, "--task", "--task arith")]
+
+
+def _names(listed: str, flag: str, example: str) -> list[str]:
+    names = [name.strip() for name in listed.split(",") if name.strip()]
     if not names:
-        raise UsageError("--task is empty; name a task, e.g. --task arith.")
-    return [get_task(name) for name in dict.fromkeys(names)]
+        raise UsageError(f"{flag} is empty; name one, e.g. {example}.")
+    return list(dict.fromkeys(names))
