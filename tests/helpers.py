@@ -39,17 +39,32 @@ def stored_samples(db: Path) -> int:
         return 0
 
 
+START_TOGETHER = """
+def start_together():
+    import sys, time
+    from pathlib import Path
+    ready, me = Path(sys.argv[2]), sys.argv[3]
+    (ready / me).touch()
+    while not (ready / "go").exists():
+        time.sleep(0.001)
+    return int(me)
+"""
+"""Prepended to every racer of `race`: `start_together()`, called once the racer is set up,
+says so and returns when all are, with the racer's number."""
+
+
 def race(script: str, database: str, folder: Path, racers: int = 4) -> list[tuple[str, str, int]]:
     """Run `racers` copies of `script` (argv: database, a ready folder, the racer's number) and
-    start them at one moment: each touches ready/<n> once set up (imports take a while on a busy
-    machine) and waits for ready/go. Returns each one's (stdout, stderr, exit status)."""
+    start them at one moment: each calls `start_together()` (START_TOGETHER) once set up
+    (imports take a while on a busy machine), which touches ready/<n> and waits for ready/go.
+    Returns each one's (stdout, stderr, exit status)."""
     import time
 
     ready = folder / "ready"
     ready.mkdir()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, database, str(ready), str(n)],
+            [sys.executable, "-c", START_TOGETHER + script, database, str(ready), str(n)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

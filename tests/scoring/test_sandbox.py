@@ -236,11 +236,8 @@ def test_concurrent_gapbench_processes_never_share_a_throwaway_uid(tmp_path: Pat
     """Three processes start their jobs at one moment (tests.helpers.race), so all nine hold a
     uid at once: one that imported late could otherwise draw a uid freed by a finished job."""
     script = (
-        "import json, sys, time\nfrom pathlib import Path\n"
-        "from gapbench.scoring.sandbox import Job, run_jobs\n"
-        "ready, me = Path(sys.argv[2]), sys.argv[3]\n"
-        "(ready / me).touch()\n"
-        "while not (ready / 'go').exists():\n    time.sleep(0.001)\n"
+        "import json\nfrom gapbench.scoring.sandbox import Job, run_jobs\n"
+        "start_together()\n"
         f"results = run_jobs([Job({_UID_PROGRAM!r})] * 3, workers=3)\n"
         "print(json.dumps([r.stdout.strip() for r in results]))\n"
     )

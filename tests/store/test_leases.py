@@ -181,14 +181,11 @@ def test_a_lapsed_run_that_renews_is_running_again(tmp_path: Path) -> None:
 RACER = """
 import json, sys, time
 from gapbench.store import RunInfo, SampleKey, Store
-from pathlib import Path
-db, ready, me = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+db = sys.argv[1]
 with Store.open(db, busy_timeout=30) as store:
     run = store.start_run(RunInfo(gapbench_version="0", model_id="m", backend="b",
                                   engine_version="0", sampling={}, settings_hash="h"))
-    (ready / me).touch()
-    while not (ready / "go").exists():
-        time.sleep(0.001)
+    start_together()
     mine = []
     for chunk in range(0, 200, 8):
         keys = [SampleKey("m", "arith", "1", 0, i, "easy", "h") for i in range(chunk, chunk + 8)]

@@ -374,17 +374,14 @@ def test_a_read_only_store_marks_dead_runs_through_its_own_session(pg_url: str) 
 
 RACER = """
 import json, sys, time
-from pathlib import Path
 from gapbench.store import RunInfo, SampleKey, SampleRecord, Store
-url, ready, me = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+url = sys.argv[1]
 with Store.open(url, busy_timeout=30) as store:
     run = store.start_run(RunInfo(gapbench_version="0", model_id="m", backend="b",
                                   engine_version="0", sampling={}, settings_hash="h"))
-    (ready / me).touch()
-    while not (ready / "go").exists():
-        time.sleep(0.001)
+    me = start_together()
     mine, done = [], 0
-    order = range(0, 400, 8) if int(me) % 2 == 0 else range(392, -8, -8)
+    order = range(0, 400, 8) if me % 2 == 0 else range(392, -8, -8)
     for chunk in order:
         keys = [SampleKey("m", "arith", "1", 0, i, "easy", "h") for i in range(chunk, chunk + 8)]
         outcome = store.claim(run, keys, time.time(), 60)
