@@ -46,11 +46,12 @@ DEMO_TASKS = "logic,boolean"
 """Ordering puzzles and boolean formulas: the families where the three offline models differ
 most under the answer-line prompt (docs/benchmarks.md, prompt styles), so that sequential
 sampling can settle a pair within the demo's budget."""
-DEMO_MAX_N = 40
-"""Instances per task at most: the demo draws rounds of 10, 12, 15, 18, 22, 27, 33 and 40
+DEMO_MAX_N = 33
+"""Instances per task at most: the demo draws rounds of 10, 12, 15, 18, 22, 27 and 33
 (--until-verdict) and stops sooner once every pair is settled. Qwen2.5-Coder's lead over
-SmolLM2 settles at the round of 33; with a cap of 53 the demo took 291 s on 2 cores, too close to
-its 5-minute budget (docs/benchmarks.md)."""
+SmolLM2 settled at the round of 33 in every measured demo, and the round of 40 settled nothing
+more. With a cap of 40 the demo took 221 s on the 2-core machine one day and 330 s, past its
+5-minute budget, on a slower day of the same VM; with 53, 291 s (docs/benchmarks.md)."""
 DEMO_DIFFICULTY: Difficulty = "easy"
 """Sub-1B models score near zero on harder levels, which would leave nothing to compare."""
 DEMO_MAX_TOKENS = 192
@@ -511,7 +512,7 @@ def run_demo(db_path: str, usd_per_hour: float | None, load: BackendFactory | No
 @wide_option
 def demo(db_path: str, usd_per_hour: float | None) -> None:
     """Pull three small offline models, draw logic and boolean instances in rounds until the
-    verdicts settle (at most 40 per task), print results, verdicts and the CN-vs-US gap."""
+    verdicts settle (at most 33 per task), print results, verdicts and the CN-vs-US gap."""
     from gapbench.catalog.pull import pull
 
     check_prices(usd_per_hour)
