@@ -49,9 +49,10 @@ sampling can settle a pair within the demo's budget."""
 DEMO_MAX_N = 33
 """Instances per task at most: the demo draws rounds of 10, 12, 15, 18, 22, 27 and 33
 (--until-verdict) and stops sooner once every pair is settled. Qwen2.5-Coder's lead over
-SmolLM2 settled at the round of 33 in every measured demo, and the round of 40 settled nothing
-more. With a cap of 40 the demo took 221 s on the 2-core machine one day and 330 s, past its
-5-minute budget, on a slower day of the same VM; with 53, 291 s (docs/benchmarks.md)."""
+SmolLM2 settled at the round of 33 in every measured demo at 8 slots, and the round of 40
+settled nothing more. With a cap of 40 the demo took 221 s on the 2-core machine one day and
+330 s, past its 5-minute budget, on a slower day of the same VM; with 53, 291 s
+(docs/benchmarks.md)."""
 DEMO_DIFFICULTY: Difficulty = "easy"
 """Sub-1B models score near zero on harder levels, which would leave nothing to compare."""
 DEMO_MAX_TOKENS = 128
